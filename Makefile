@@ -1,0 +1,42 @@
+# The README's two commands are `make run` and `make test`; both set up what they need first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# The pinned CDK CLI and Node 22 from package.json come first on PATH, ahead of the machine's Node.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# No AWS account is ever needed: these keep boto3 and the CDK CLI from looking for one.
+export AWS_DEFAULT_REGION ?= us-east-1
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: setup run synth test snapshot-update clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+# Set-up is a no-op while the pinned files are unchanged (make compares the stamps' times).
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	cdk synth --quiet
+
+run: synth
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+snapshot-update: setup
+	$(PY) -m pytest tests/test_snapshots.py --snapshot-update
+
+clean:
+	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,22 @@
+"""idempotent-workflows: AWS CDK constructs for Step Functions workflows safe to run twice."""
+
+from .example_stacks import IdempotentWorkflowStack, TransactionStack, add_example_stacks
+from .fragment import IdempotencyProtocol
+from .key import IdempotencyKey
+from .protocol import IdempotencyError, RecordStatus
+from .router import TransactionRouter
+from .table import IdempotencyTable
+from .workflow import IdempotentWorkflow
+
+__all__ = [
+    "IdempotencyError",
+    "IdempotencyKey",
+    "IdempotencyProtocol",
+    "IdempotencyTable",
+    "IdempotentWorkflow",
+    "IdempotentWorkflowStack",
+    "RecordStatus",
+    "TransactionRouter",
+    "TransactionStack",
+    "add_example_stacks",
+]

@@ -1,0 +1,200 @@
+"""The example stacks that ``app.py`` deploys: the classic demo and the transaction router."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from aws_cdk import App, RemovalPolicy, Stack
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .expressions import jsonata, literal
+from .functions import handler_function
+from .key import IdempotencyKey
+from .router import TransactionRouter
+from .workflow import IdempotentWorkflow
+
+#: cdk.json context key: the workflow types to deploy each example as.
+WORKFLOW_TYPES_CONTEXT: Final = "idempotent-workflows:workflowTypes"
+#: Environment variable of the random-failure function: the chance (0 to 1) that it fails.
+FAILURE_RATE_VARIABLE: Final = "FAILURE_RATE"
+
+
+class IdempotentWorkflowStack(Stack):
+    """The classic idempotent-workflow demo: four steps and a step that fails at random.
+
+    A successful run outputs ``{"step1": {"result": "Output of step 1"}, ..., "step4": {...},
+    "randomFailureFunc": "All good"}``; a duplicate returns that same output without running
+    the steps again, and a failed run is retried by the next execution with the same key.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Stack id.
+    workflow_type
+        Standard or Express. Default ``StateMachineType.STANDARD``.
+    key
+        What identifies a duplicate. Default ``IdempotencyKey.whole_input()``.
+    failure_rate
+        Chance that the random-failure step fails, from ``"0"`` to ``"1"``. Default ``"0.5"``.
+    removal_policy
+        Removal policy of the table and log groups. Default ``DESTROY`` (an example).
+    **kwargs
+        Passed to ``Stack``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+        key: IdempotencyKey | None = None,
+        failure_rate: str = "0.5",
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        random_failure = handler_function(
+            self,
+            "RandomFailureFunction",
+            folder="random_failure",
+            description="Fails at random, at the rate given by FAILURE_RATE",
+            environment={FAILURE_RATE_VARIABLE: failure_rate},
+            removal_policy=removal_policy,
+        )
+        steps = [
+            sfn.Pass.jsonata(
+                self,
+                f"Step{n}",
+                outputs=jsonata(
+                    ("$merge([$states.input, " if n > 1 else "(")
+                    + f"{{{literal(f'step{n}')}: {{'result': {literal(f'Output of step {n}')}}}}}"
+                    + ("])" if n > 1 else ")")
+                ),
+            )
+            for n in range(1, 5)
+        ]
+        fail_at_random = tasks.LambdaInvoke.jsonata(
+            self,
+            "RandomFailure",
+            lambda_function=random_failure,
+            outputs=jsonata(
+                "$merge([$states.input, {'randomFailureFunc': $states.result.Payload}])"
+            ),
+        )
+        work = sfn.Chain.start(steps[0])
+        for step in [*steps[1:], fail_at_random]:
+            work = work.next(step)
+        self.workflow = IdempotentWorkflow(
+            self,
+            "Workflow",
+            work=work,
+            key=key,
+            workflow_type=workflow_type,
+            removal_policy=removal_policy,
+        )
+
+
+class TransactionStack(Stack):
+    """The transaction router inside an idempotent workflow keyed by ``TransactionId``.
+
+    A repeated transaction id is processed once: the purchase is charged once, however often
+    the event arrives.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Stack id.
+    workflow_type
+        Standard or Express. Default ``StateMachineType.STANDARD``.
+    removal_policy
+        Removal policy of the table and log groups. Default ``DESTROY`` (an example).
+    **kwargs
+        Passed to ``Stack``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.router = TransactionRouter(
+            self,
+            "Router",
+            purchase_function=handler_function(
+                self,
+                "PurchaseFunction",
+                folder="transactions",
+                entry="purchase",
+                description="Charges a PURCHASE transaction",
+                removal_policy=removal_policy,
+            ),
+            refund_function=handler_function(
+                self,
+                "RefundFunction",
+                folder="transactions",
+                entry="refund",
+                description="Refunds a REFUND transaction",
+                removal_policy=removal_policy,
+            ),
+        )
+        self.workflow = IdempotentWorkflow(
+            self,
+            "Workflow",
+            work=self.router,
+            key=IdempotencyKey.from_fields("TransactionId"),
+            workflow_type=workflow_type,
+            removal_policy=removal_policy,
+        )
+
+
+def workflow_types(app: App) -> list[sfn.StateMachineType]:
+    """The workflow types named by the ``idempotent-workflows:workflowTypes`` context.
+
+    Raises
+    ------
+    ValueError
+        If the context names something other than ``STANDARD`` or ``EXPRESS``.
+    """
+    names = app.node.try_get_context(WORKFLOW_TYPES_CONTEXT) or ["STANDARD", "EXPRESS"]
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(",")]
+    unknown = [name for name in names if name not in sfn.StateMachineType.__members__]
+    if unknown or not names:
+        raise ValueError(
+            f"Context {WORKFLOW_TYPES_CONTEXT} must list STANDARD and/or EXPRESS, got {names!r}: "
+            f'for example cdk synth -c {WORKFLOW_TYPES_CONTEXT}=EXPRESS.'
+        )
+    return [sfn.StateMachineType[name] for name in names]
+
+
+def add_example_stacks(
+    app: App, types: Iterable[sfn.StateMachineType] | None = None
+) -> list[Stack]:
+    """Add both examples, once per workflow type, to ``app`` (no account or region needed).
+
+    Stacks are named ``IdempotentWorkflow<Type>`` and ``Transaction<Type>``, for example
+    ``IdempotentWorkflowStandard`` and ``TransactionExpress``.
+    """
+    stacks: list[Stack] = []
+    for workflow_type in types if types is not None else workflow_types(app):
+        suffix = workflow_type.name.capitalize()
+        stacks.append(
+            IdempotentWorkflowStack(
+                app, f"IdempotentWorkflow{suffix}", workflow_type=workflow_type
+            )
+        )
+        stacks.append(TransactionStack(app, f"Transaction{suffix}", workflow_type=workflow_type))
+    return stacks

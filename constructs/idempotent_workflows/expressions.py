@@ -1,0 +1,82 @@
+"""JSONata building blocks that the state machine evaluates in Step Functions.
+
+Keys, clocks and stored results are computed by Step Functions itself, so the idempotency
+machinery needs no Lambda function (DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+#: Largest string handed to one ``$hash`` call; Step Functions' hash functions accept at most
+#: 10,000 characters, longer key material is hashed in chunks of this size.
+HASH_CHUNK: Final = 8000
+
+# JSON text of any value. `$string` gives JSON for everything but a string, which it returns
+# unquoted; a string is quoted by stringifying a one-element array and cutting the brackets off.
+_TO_JSON: Final = (
+    "$toJson := function($v) { $type($v) = 'string'"
+    " ? $substring($string([$v]), 1, $length($string([$v])) - 2) : $string($v) };"
+)
+
+# Canonical JSON: object keys sorted at every depth, so key order never changes a key.
+_CANONICAL: Final = (
+    "$canonical := function($v) {"
+    " $type($v) = 'object'"
+    " ? '{' & $join($map($sort($keys($v)), function($k) {"
+    " $toJson($k) & ':' & $canonical($lookup($v, $k)) }), ',') & '}'"
+    " : $type($v) = 'array'"
+    " ? '[' & $join($map($v, function($e) { $canonical($e) }), ',') & ']'"
+    " : $toJson($v) };"
+)
+
+# SHA-256 of text of any length: short text directly, longer text as the hash of its chunks'
+# hashes (prefixed, so that it can never equal the hash of a short text).
+_DIGEST: Final = (
+    "$digest := function($s) {"
+    f" $length($s) <= {HASH_CHUNK} ? $hash($s, 'SHA-256')"
+    " : $hash('chunks:' & $join($map("
+    f"[0..$floor(($length($s) - 1) / {HASH_CHUNK})],"
+    f" function($i) {{ $hash($substring($s, $i * {HASH_CHUNK}, {HASH_CHUNK}), 'SHA-256') }})),"
+    " 'SHA-256') };"
+)
+
+#: Epoch seconds at which the current state was entered.
+NOW: Final = "$floor($toMillis($states.context.State.EnteredTime) / 1000)"
+
+
+def jsonata(expression: str) -> str:
+    """Wrap a JSONata expression in the ``{% %}`` delimiters Step Functions expects."""
+    return "{% " + expression + " %}"
+
+
+def literal(value: str) -> str:
+    """Return a JSONata string literal for ``value``."""
+    return json.dumps(value)
+
+
+def to_json(expression: str) -> str:
+    """JSONata that evaluates to the JSON text of ``expression``'s value."""
+    return f"({_TO_JSON} $toJson({expression}))"
+
+
+def idempotency_key(namespace: str, material: str) -> str:
+    """JSONata for the key of ``material``: ``<namespace>#<sha256 of its canonical JSON>``.
+
+    Parameters
+    ----------
+    namespace
+        Prefix that keeps the keys of different workflows apart in a shared table.
+    material
+        JSONata expression for the value that identifies a duplicate.
+    """
+    return (
+        f"({_TO_JSON} {_CANONICAL} {_DIGEST}"
+        f" {literal(namespace + '#')} & $digest($canonical({material})))"
+    )
+
+
+def seconds_from_now(seconds: int) -> str:
+    """JSONata for the epoch time ``seconds`` after now, as the string DynamoDB numbers take."""
+    return f"$string({NOW} + {seconds})"

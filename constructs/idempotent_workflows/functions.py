@@ -1,0 +1,79 @@
+"""Lambda functions built from the handler folders in ``lambdas/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+#: Folder holding one sub-folder of handler code per function.
+LAMBDAS_ROOT: Final = Path(__file__).resolve().parents[2] / "lambdas"
+
+#: The newest Python runtime this aws-cdk-lib knows (cdk-nag's rule L1 checks for it).
+PYTHON_RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
+
+# Bytecode caches would change the asset hash from one machine to the next.
+_ASSET_EXCLUDES: Final = ["__pycache__", "*.pyc"]
+
+
+def handler_function(
+    scope: Construct,
+    id: str,
+    *,
+    folder: str,
+    description: str,
+    entry: str = "handler",
+    environment: dict[str, str] | None = None,
+    memory_size: int = 256,
+    timeout: Duration | None = None,
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+) -> lambda_.Function:
+    """Create a function from the handler code in ``lambdas/<folder>/``.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Construct id.
+    folder
+        Sub-folder of ``lambdas/`` with the handler code (stdlib and boto3 only).
+    description
+        What the function does, shown in the console.
+    entry
+        Module in the folder whose ``handler`` function is the entry point. Default ``"handler"``.
+    environment
+        Environment variables. Default: none.
+    memory_size
+        Memory in MB. Default 256.
+    timeout
+        Longest run. Default 10 seconds.
+    log_retention
+        Retention of the function's log group. Default one month.
+    removal_policy
+        What happens to the log group when it leaves the stack. Default ``DESTROY``.
+    """
+    source = LAMBDAS_ROOT / folder
+    if not (source / f"{entry}.py").is_file():
+        raise ValueError(f"No handler module at {source / entry}.py: expected lambdas/{folder}/.")
+    log_group = logs.LogGroup(
+        scope, f"{id}Logs", retention=log_retention, removal_policy=removal_policy
+    )
+    return lambda_.Function(
+        scope,
+        id,
+        runtime=PYTHON_RUNTIME,
+        handler=f"{entry}.handler",
+        code=lambda_.Code.from_asset(str(source), exclude=_ASSET_EXCLUDES),
+        description=description,
+        environment=environment,
+        memory_size=memory_size,
+        timeout=timeout or Duration.seconds(10),
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group,
+    )

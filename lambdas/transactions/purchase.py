@@ -1,0 +1,7 @@
+"""Charges a PURCHASE transaction and returns its receipt."""
+
+from transaction import receipt
+
+
+def handler(event, context):
+    return receipt(event, "CHARGED")
