@@ -5,7 +5,6 @@ The workflow types come from the cdk.json context ``idempotent-workflows:workflo
 """
 
 from aws_cdk import App
-
 from idempotent_workflows import add_example_stacks
 
 app = App()

@@ -8,6 +8,7 @@ from typing import Any, Final
 from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
+
 from constructs import Construct
 
 from .expressions import jsonata, literal
@@ -175,7 +176,7 @@ def workflow_types(app: App) -> list[sfn.StateMachineType]:
     if unknown or not names:
         raise ValueError(
             f"Context {WORKFLOW_TYPES_CONTEXT} must list STANDARD and/or EXPRESS, got {names!r}: "
-            f'for example cdk synth -c {WORKFLOW_TYPES_CONTEXT}=EXPRESS.'
+            f"for example cdk synth -c {WORKFLOW_TYPES_CONTEXT}=EXPRESS."
         )
     return [sfn.StateMachineType[name] for name in names]
 
@@ -192,9 +193,7 @@ def add_example_stacks(
     for workflow_type in types if types is not None else workflow_types(app):
         suffix = workflow_type.name.capitalize()
         stacks.append(
-            IdempotentWorkflowStack(
-                app, f"IdempotentWorkflow{suffix}", workflow_type=workflow_type
-            )
+            IdempotentWorkflowStack(app, f"IdempotentWorkflow{suffix}", workflow_type=workflow_type)
         )
         stacks.append(TransactionStack(app, f"Transaction{suffix}", workflow_type=workflow_type))
     return stacks

@@ -10,6 +10,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
+
 from constructs import Construct
 
 from . import protocol as p
@@ -252,14 +253,12 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self,
             "ReadRecord",
             table=self.table,
-            key={p.KEY_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(
-                jsonata(f"${KEY_VARIABLE}")
-            )},
+            key={
+                p.KEY_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(jsonata(f"${KEY_VARIABLE}"))
+            },
             consistent_read=True,
             assign={
-                RECORD_VARIABLE: jsonata(
-                    "$exists($states.result.Item) ? $states.result.Item : {}"
-                )
+                RECORD_VARIABLE: jsonata("$exists($states.result.Item) ? $states.result.Item : {}")
             },
             outputs=jsonata("$states.input"),
         )

@@ -8,6 +8,7 @@ from typing import Final
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+
 from constructs import Construct
 
 #: Folder holding one sub-folder of handler code per function.

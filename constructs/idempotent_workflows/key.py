@@ -113,7 +113,8 @@ class IdempotencyKey:
         names = ", ".join(literal(path) for path in self._fields)
         return (
             f"($selection := {{{selection}}};"
-            f" $missing := $filter([{names}], function($f) {{ ($v := $lookup($selection, $f); $not($exists($v)) or $v = null) }});"
+            f" $missing := $filter([{names}], function($f) {{"
+            " ($v := $lookup($selection, $f); $not($exists($v)) or $v = null) });"
             " $count($missing) > 0 ? $error('Idempotency key field(s) missing or null in the "
             "input: ' & $join($missing, ', ')) : $selection)"
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 KEY_ATTRIBUTE: Final = "id"
@@ -19,7 +19,7 @@ LEASE_ATTRIBUTE: Final = "leaseexpiry"
 TTL_ATTRIBUTE: Final = "ttl"
 
 
-class RecordStatus(str, Enum):
+class RecordStatus(StrEnum):
     """Value of the ``executionstatus`` attribute of an idempotency record."""
 
     IN_PROGRESS = "IN_PROGRESS"
@@ -27,7 +27,7 @@ class RecordStatus(str, Enum):
     FAILED = "FAILED"
 
 
-class IdempotencyError(str, Enum):
+class IdempotencyError(StrEnum):
     """Error names with which the idempotency machinery itself ends an execution."""
 
     #: Another execution still held the lock after the last poll.

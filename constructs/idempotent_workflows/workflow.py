@@ -10,6 +10,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
+
 from constructs import Construct
 
 from .fragment import IdempotencyProtocol
@@ -145,8 +146,10 @@ class IdempotentWorkflow(Construct):
             logs=logs or self._default_logs(express, removal_policy),
             tracing_enabled=tracing_enabled,
         )
-        if express and logs is not None and (
-            logs.level != sfn.LogLevel.ALL or not logs.include_execution_data
+        if (
+            express
+            and logs is not None
+            and (logs.level != sfn.LogLevel.ALL or not logs.include_execution_data)
         ):
             Annotations.of(self).add_warning_v2(
                 "idempotent-workflows:ExpressLogging",

@@ -20,4 +20,6 @@ def handler(event, context):
     try:
         return jmespath.search(expression, event)
     except jmespath.exceptions.JMESPathError as error:
-        raise InvalidKeyExpression(f"{FIELD} {expression!r} is not valid JMESPath: {error}") from None
+        raise InvalidKeyExpression(
+            f"{FIELD} {expression!r} is not valid JMESPath: {error}"
+        ) from None

@@ -1,0 +1,405 @@
+"""The local engine: deploy synthesized stacks into an in-process AWS (moto) and run them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from unittest import mock
+
+import boto3
+from aws_cdk import Stack, Stage
+from boto3.dynamodb.types import TypeDeserializer
+from moto import mock_aws
+from moto.awslambda.models import LambdaBackend
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from .lambda_runtime import LocalFunction
+from .moto_patches import patched_moto
+from .template import Environment, resolve
+
+ACCOUNT: Final = "123456789012"
+_TERMINAL: Final = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+_DESERIALIZER: Final = TypeDeserializer()
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain Python values (numbers as int or float)."""
+    value = {key: _DESERIALIZER.deserialize(attr) for key, attr in item.items()}
+    return json.loads(json.dumps(value, default=lambda d: int(d) if d == int(d) else float(d)))
+
+
+@dataclass
+class Execution:
+    """One execution of a state machine in the local engine.
+
+    Attributes
+    ----------
+    arn
+        The execution ARN.
+    """
+
+    arn: str
+    _engine: LocalEngine = field(repr=False)
+    _description: dict[str, Any] | None = field(default=None, repr=False)
+    _history: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    def wait(self, timeout: float = 120.0) -> Execution:
+        """Block until the execution ends; return it.
+
+        Raises
+        ------
+        TimeoutError
+            If it still runs after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            description = self._engine.sfn.describe_execution(executionArn=self.arn)
+            if description["status"] in _TERMINAL:
+                self._description = description
+                return self
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Execution {self.arn} still runs after {timeout} s")
+            time.sleep(0.005)
+
+    def _ended(self) -> dict[str, Any]:
+        return self._description or self.wait()._description  # type: ignore[return-value]
+
+    @property
+    def status(self) -> str:
+        """``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` or ``ABORTED`` (waits for the end)."""
+        return self._ended()["status"]
+
+    @property
+    def output(self) -> Any:
+        """The output, parsed from JSON (``None`` unless it succeeded)."""
+        output = self._ended().get("output")
+        return None if output is None else json.loads(output)
+
+    @property
+    def error(self) -> str | None:
+        """The error name of a failed execution."""
+        return self._ended().get("error")
+
+    @property
+    def cause(self) -> str | None:
+        """The cause of a failed execution."""
+        return self._ended().get("cause")
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The execution's history events, oldest first."""
+        if self._history is None:
+            self._ended()
+            events: list[dict[str, Any]] = []
+            kwargs: dict[str, Any] = {"executionArn": self.arn, "maxResults": 1000}
+            while True:
+                page = self._engine.sfn.get_execution_history(**kwargs)
+                events.extend(page["events"])
+                if not page.get("nextToken"):
+                    break
+                kwargs["nextToken"] = page["nextToken"]
+            self._history = events
+        return self._history
+
+    @property
+    def states_entered(self) -> list[str]:
+        """Names of the states entered, in order; each one is a billed transition in Standard."""
+        return [
+            event["stateEnteredEventDetails"]["name"]
+            for event in self.history
+            if event["type"].endswith("StateEntered")
+        ]
+
+    def _tasks(self, resource_type: str) -> list[str]:
+        return [
+            event["taskScheduledEventDetails"]["resource"]
+            for event in self.history
+            if event["type"] == "TaskScheduled"
+            and event["taskScheduledEventDetails"]["resourceType"] == resource_type
+        ]
+
+    @property
+    def lambda_invocations(self) -> int:
+        """Lambda invocations scheduled by this execution."""
+        return len(self._tasks("lambda"))
+
+    @property
+    def dynamodb_calls(self) -> list[str]:
+        """DynamoDB actions called by this execution, in order (``updateItem``, ...)."""
+        return self._tasks("dynamodb")
+
+
+@dataclass
+class DeployedStack:
+    """What the local engine deployed from one stack, by logical id.
+
+    Attributes
+    ----------
+    name
+        The stack name.
+    tables
+        Table name of each ``AWS::DynamoDB::Table``.
+    functions
+        The local function of each ``AWS::Lambda::Function``.
+    state_machines
+        ARN of each ``AWS::StepFunctions::StateMachine``.
+    """
+
+    name: str
+    tables: dict[str, str]
+    functions: dict[str, LocalFunction]
+    state_machines: dict[str, str]
+    _engine: LocalEngine = field(repr=False)
+
+    @staticmethod
+    def _only(kind: str, found: dict[str, Any], prefix: str) -> Any:
+        matches = [value for key, value in found.items() if key.startswith(prefix)]
+        if len(matches) != 1:
+            raise LookupError(
+                f"Expected one {kind} whose logical id starts with {prefix!r}, "
+                f"found {len(matches)} among {sorted(found)}"
+            )
+        return matches[0]
+
+    def state_machine(self, prefix: str = "") -> str:
+        """ARN of the one state machine whose logical id starts with ``prefix``."""
+        return self._only("state machine", self.state_machines, prefix)
+
+    def table(self, prefix: str = "") -> str:
+        """Name of the one table whose logical id starts with ``prefix``."""
+        return self._only("table", self.tables, prefix)
+
+    def function(self, prefix: str) -> LocalFunction:
+        """The one function whose logical id starts with ``prefix``."""
+        return self._only("function", self.functions, prefix)
+
+    def start(self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""):
+        """Start an execution of the stack's state machine; see ``LocalEngine.start``."""
+        return self._engine.start(self.state_machine(prefix), execution_input, name=name)
+
+    def run(self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""):
+        """Start an execution and wait for its end; see ``LocalEngine.run``."""
+        return self.start(execution_input, name=name, prefix=prefix).wait()
+
+    def items(self, prefix: str = "") -> list[dict[str, Any]]:
+        """Every item of the table, as plain Python values."""
+        return self._engine.items(self.table(prefix))
+
+    def invocations(self) -> dict[str, int]:
+        """Invocation count of each function, by logical id."""
+        return {key: function.invocations for key, function in self.functions.items()}
+
+
+class LocalEngine:
+    """An in-process AWS (moto) that runs synthesized state machines, with no account.
+
+    Use it as a context manager. Inside, :meth:`deploy` a synthesized stack (its tables,
+    Lambda functions and state machines), then :meth:`run` executions and inspect them.
+    Lambda functions run their real handlers in this process; Wait states sleep
+    ``wait_scale`` times their duration.
+
+    Parameters
+    ----------
+    wait_scale
+        Factor applied to every Wait state. Default ``0.001``: a 10-second poll takes 10 ms.
+    region
+        The region of the local AWS. Default ``"us-east-1"``.
+
+    Examples
+    --------
+    >>> with LocalEngine() as engine:                                    # doctest: +SKIP
+    ...     deployed = engine.deploy(my_stack)
+    ...     execution = deployed.run({"TransactionId": "t-1"})
+    ...     assert execution.status == "SUCCEEDED"
+    """
+
+    def __init__(self, *, wait_scale: float = 0.001, region: str = "us-east-1") -> None:
+        self.wait_scale = wait_scale
+        self.region = region
+        self._functions: dict[str, LocalFunction] = {}
+        self._names = Counter[str]()
+        self._stack: contextlib.ExitStack | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalEngine:
+        stack = contextlib.ExitStack()
+        stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        stack.enter_context(patched_moto(lambda: self.wait_scale))
+        # moto logs every failed state with its whole parse tree; the history says the same.
+        interpreter_log = logging.getLogger("moto.stepfunctions.parser")
+        stack.callback(interpreter_log.setLevel, interpreter_log.level)
+        interpreter_log.setLevel(logging.CRITICAL)
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, *rest: Any):
+            return self._invoke(function_name, body, response_headers=rest[-1])
+
+        for backend in (LambdaBackend, LambdaSimpleBackend):
+            stack.enter_context(mock.patch.object(backend, "invoke", invoke))
+        self._stack = stack
+        session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.region
+        )
+        self.sfn = session.client("stepfunctions")
+        self.dynamodb = session.client("dynamodb")
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        assert self._stack is not None
+        self._stack.close()
+        self._stack = None
+
+    # -- deployment -------------------------------------------------------------------------
+
+    def deploy(self, stack: Stack) -> DeployedStack:
+        """Deploy a CDK stack, synthesizing its app first if needed."""
+        assembly = Stage.of(stack).synth()
+        artifact = assembly.get_stack_artifact(stack.artifact_id)
+        return self.deploy_template(
+            artifact.template, stack_name=artifact.stack_name, asset_dir=Path(assembly.directory)
+        )
+
+    def deploy_cloud_assembly(self, directory: str | Path, stack_name: str) -> DeployedStack:
+        """Deploy a stack from a cloud assembly on disk, such as ``cdk.out``."""
+        directory = Path(directory)
+        template = json.loads((directory / f"{stack_name}.template.json").read_text())
+        return self.deploy_template(template, stack_name=stack_name, asset_dir=directory)
+
+    def deploy_template(
+        self, template: dict[str, Any], *, stack_name: str, asset_dir: Path
+    ) -> DeployedStack:
+        """Deploy the tables, Lambda functions and state machines of a template.
+
+        Other resources (roles, policies, log groups) are given names and ARNs so that
+        references to them resolve, but nothing is created for them.
+        """
+        resources: dict[str, dict[str, Any]] = template.get("Resources", {})
+        refs, arns = {}, {}
+        for logical_id, resource in resources.items():
+            refs[logical_id], arns[logical_id] = self._physical_ids(
+                stack_name, logical_id, resource
+            )
+        env = Environment(
+            stack_name=stack_name, region=self.region, account=ACCOUNT, refs=refs, arns=arns
+        )
+        tables, functions, machines = {}, {}, {}
+        for logical_id, resource in resources.items():
+            kind = resource["Type"]
+            properties = resolve(resource.get("Properties", {}), env)
+            if kind == "AWS::DynamoDB::Table":
+                self._create_table(refs[logical_id], properties)
+                tables[logical_id] = refs[logical_id]
+            elif kind == "AWS::Lambda::Function":
+                functions[logical_id] = self._create_function(
+                    logical_id, refs[logical_id], properties, asset_dir
+                )
+            elif kind == "AWS::StepFunctions::StateMachine":
+                machines[logical_id] = self.sfn.create_state_machine(
+                    name=refs[logical_id].rsplit(":", 1)[-1],
+                    definition=properties["DefinitionString"],
+                    roleArn=properties.get("RoleArn", f"arn:aws:iam::{ACCOUNT}:role/local"),
+                    type=properties.get("StateMachineType", "STANDARD"),
+                )["stateMachineArn"]
+        return DeployedStack(stack_name, tables, functions, machines, self)
+
+    def _physical_ids(
+        self, stack_name: str, logical_id: str, resource: dict[str, Any]
+    ) -> tuple[str, str]:
+        """(Ref value, ARN) of a resource, as CloudFormation would name it."""
+        kind = resource["Type"]
+        name = f"{stack_name}-{logical_id}"[:64]
+        self._names[name] += 1
+        if self._names[name] > 1:  # the same stack deployed twice in one engine
+            name = f"{name[:58]}-{self._names[name]}"
+        service = kind.split("::")[1].lower()
+        arns = {
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{name}",
+            "AWS::StepFunctions::StateMachine": (
+                f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{name}"
+            ),
+            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}:*",
+        }
+        arn = arns.get(kind, f"arn:aws:{service}:{self.region}:{ACCOUNT}:{name}")
+        ref = arn if kind == "AWS::StepFunctions::StateMachine" else name
+        return ref, arn
+
+    def _create_table(self, name: str, properties: dict[str, Any]) -> None:
+        self.dynamodb.create_table(
+            TableName=name,
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
+        )
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl:
+            self.dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+    def _create_function(
+        self, logical_id: str, name: str, properties: dict[str, Any], asset_dir: Path
+    ) -> LocalFunction:
+        key = properties.get("Code", {}).get("S3Key", "")
+        code_dir = asset_dir / f"asset.{key.removesuffix('.zip')}"
+        if not code_dir.is_dir():
+            raise FileNotFoundError(
+                f"Function {logical_id}: no asset folder {code_dir}; the local engine runs "
+                "functions whose code comes from a folder asset (Code.from_asset)."
+            )
+        function = LocalFunction(
+            logical_id=logical_id,
+            name=name,
+            code_dir=code_dir,
+            handler=properties["Handler"],
+            environment=properties.get("Environment", {}).get("Variables", {}),
+        )
+        self._functions[name] = function
+        return function
+
+    # -- running ----------------------------------------------------------------------------
+
+    def start(
+        self, state_machine_arn: str, execution_input: Any = None, *, name: str | None = None
+    ) -> Execution:
+        """Start an execution with ``execution_input`` (any JSON value; default ``{}``).
+
+        ``name`` defaults to a random one; Standard executions are unique by name.
+        """
+        started = self.sfn.start_execution(
+            stateMachineArn=state_machine_arn,
+            name=name or uuid.uuid4().hex,
+            input=json.dumps({} if execution_input is None else execution_input),
+        )
+        return Execution(started["executionArn"], self)
+
+    def run(
+        self, state_machine_arn: str, execution_input: Any = None, *, name: str | None = None
+    ) -> Execution:
+        """Start an execution and wait for its end."""
+        return self.start(state_machine_arn, execution_input, name=name).wait()
+
+    def items(self, table_name: str) -> list[dict[str, Any]]:
+        """Every item of a table, as plain Python values."""
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=table_name, ConsistentRead=True
+        )
+        return [_plain(item) for page in pages for item in page["Items"]]
+
+    def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        """Run the local function that moto's Lambda backend was asked to invoke."""
+        name = function_name.rsplit(":", 1)[-1] if ":" in function_name else function_name
+        function = self._functions.get(name)
+        if function is None:
+            raise LookupError(f"The local engine has no function {function_name}")
+        payload, failed = function.invoke(body if isinstance(body, bytes) else (body or b""))
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        response_headers["Content-Length"] = str(len(payload))
+        return payload

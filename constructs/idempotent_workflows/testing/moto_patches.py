@@ -1,0 +1,287 @@
+"""Small, named completions of moto's Step Functions interpreter (DESIGN.md section 4).
+
+moto (pinned in pyproject.toml) runs Amazon States Language with an interpreter ported from
+LocalStack, with a few gaps. Each function below closes one, by replacing one moto attribute;
+``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+from unittest import mock
+
+import jsonata
+from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as intrinsic_jsonata
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+from moto.stepfunctions.parser.asl.eval import states as states_module
+from moto.stepfunctions.parser.asl.eval import variable_store as variable_store_module
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.backend import execution_worker
+
+#: Step Functions' hash functions take at most this many characters.
+HASH_INPUT_LIMIT: Final = 10_000
+_HASH_ALGORITHMS: Final = {
+    "MD5": hashlib.md5,
+    "SHA-1": hashlib.sha1,
+    "SHA-256": hashlib.sha256,
+    "SHA-384": hashlib.sha384,
+    "SHA-512": hashlib.sha512,
+}
+
+
+class JSONataEvaluationError(Exception):
+    """A JSONata expression failed; Step Functions reports it as States.QueryEvaluationError."""
+
+
+def _hash(value: str, algorithm: str) -> str:
+    if not isinstance(value, str):
+        raise JSONataEvaluationError("$hash takes a string as its first argument")
+    if len(value) > HASH_INPUT_LIMIT:
+        raise JSONataEvaluationError(
+            f"$hash takes at most {HASH_INPUT_LIMIT} characters, got {len(value)}"
+        )
+    if algorithm not in _HASH_ALGORITHMS:
+        raise JSONataEvaluationError(f"$hash does not know the algorithm {algorithm!r}")
+    return _HASH_ALGORITHMS[algorithm](value.encode("utf-8")).hexdigest()
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as error:
+        raise JSONataEvaluationError(f"$parse could not parse its argument: {error}") from None
+
+
+# Step Functions' own JSONata functions that moto leaves as stubs returning a message.
+_NATIVE_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
+    "hash": _hash,
+    "uuid": lambda: str(uuid.uuid4()),
+    "parse": _parse,
+}
+
+
+def evaluate_jsonata(expression: str) -> Any:
+    """Evaluate a JSONata expression with jsonata-python and Step Functions' functions."""
+    try:
+        compiled = jsonata.Jsonata(expression)
+        for name, function in _NATIVE_FUNCTIONS.items():
+            compiled.register_lambda(name, function)
+        return compiled.evaluate(None)
+    except JSONataEvaluationError:
+        raise
+    except Exception as error:  # jsonata-python raises its own JException and Python errors
+        raise JSONataEvaluationError(str(error)) from None
+
+
+def _encode_declarations(bindings: dict[str, Any]) -> str:
+    """Moto quotes string variables without escaping them; encode every value as JSON."""
+    return "".join(
+        f"{name}:={json.dumps(value, separators=(',', ':'), default=str)};"
+        for name, value in bindings.items()
+    )
+
+
+# What may stand before a JSONata regex literal: an operator or an opening bracket, never an
+# operand. After an operand, "/" divides.
+_OPERAND_END: Final = re.compile(r"[A-Za-z0-9_$`)\]}\"']\s*$")
+_REFERENCE: Final = re.compile(r"\$\$|\$[A-Za-z0-9_$]+(?:\.[A-Za-z0-9_][A-Za-z0-9_$]*)*|\$")
+
+
+def variable_references(expression: str) -> set[str]:
+    """The ``$variable.path`` references of a JSONata expression, outside strings and regexes.
+
+    moto's pattern reads every ``/`` as the start of a regex literal, so ``$a / 1000`` hides
+    the references up to the next ``/``. This scanner tells division from a regex literal by
+    what precedes the slash.
+    """
+    references: set[str] = set()
+    code: list[str] = []
+    index = 0
+    while index < len(expression):
+        char = expression[index]
+        is_regex = char == "/" and not _OPERAND_END.search("".join(code[-80:]))
+        if char in "\"'`" or is_regex:
+            end = index + 1
+            while end < len(expression) and expression[end] != char:
+                end += 2 if expression[end] == "\\" else 1
+            code.append(char + char if char != "/" else "0")  # an operand placeholder
+            index = end + 1
+            continue
+        code.append(char)
+        index += 1
+    for reference in _REFERENCE.findall("".join(code)):
+        if reference in {"$", "$$"}:
+            raise moto_jsonata.IllegalJSONataVariableReference(variable_reference=reference)
+        references.add(reference)
+    return references
+
+
+def _evaluate_or_fail(original: Callable[..., None]) -> Callable[..., None]:
+    """Turn a failed evaluation into States.QueryEvaluationError, which Catch can handle."""
+
+    def eval_body(self: Any, env: Any) -> None:
+        try:
+            original(self, env)
+        except JSONataEvaluationError as error:
+            name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
+            raise FailureEventException(
+                failure_event=FailureEvent(
+                    env=env,
+                    error_name=name,
+                    event_type=HistoryEventType.EvaluationFailed,
+                    event_details=EventDetails(
+                        evaluationFailedEventDetails=EvaluationFailedEventDetails(
+                            error=name.error_name, cause=str(error)
+                        )
+                    ),
+                )
+            ) from None
+
+    return eval_body
+
+
+def _keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Keep the failure of a service task's Arguments instead of renaming it.
+
+    Service tasks rename every error of theirs: a failed JSONata evaluation in a DynamoDB
+    task's Arguments became ``DynamoDB.AmazonDynamoDBException`` instead of
+    ``States.QueryEvaluationError``.
+    """
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, FailureEventException):
+            return ex.failure_event
+        return original(self, env, ex)
+
+    return from_error
+
+
+def _service_tasks_with_own_errors() -> list[type]:
+    found, pending = [], [StateTaskService]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "_from_error" in vars(cls):
+            found.append(cls)
+    return found
+
+
+def _scaled_wait(scale: Callable[[], float]) -> Callable[..., None]:
+    """Wait states sleep ``seconds * scale()`` so that a 10-second poll costs milliseconds."""
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * scale())
+
+    return wait_interval
+
+
+def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``$$.Execution.StartTime`` is an ISO 8601 string in Step Functions, not a datetime."""
+
+    def environment(self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        start = execution["StartTime"]
+        if hasattr(start, "isoformat"):
+            execution["StartTime"] = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return env
+
+    return environment
+
+
+# One lock for every item operation: moto's conditional writes are not atomic across threads,
+# and concurrency results are only true when a condition and its write happen as one step.
+_ITEM_LOCK: Final = threading.RLock()
+_ITEM_OPERATIONS: Final = (
+    "put_item",
+    "get_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "transact_get_items",
+    "batch_write_item",
+)
+
+
+def _atomic(operation: Callable[..., Any]) -> Callable[..., Any]:
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _ITEM_LOCK:
+            return operation(*args, **kwargs)
+
+    return locked
+
+
+@contextlib.contextmanager
+def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
+    """Apply every completion of moto for the duration of the block.
+
+    Parameters
+    ----------
+    wait_scale
+        Returns the factor applied to every Wait state's duration (1.0 waits for real).
+    """
+    with contextlib.ExitStack() as stack:
+        patch = stack.enter_context
+        patch(mock.patch.object(moto_jsonata, "_eval_jsonata", evaluate_jsonata))
+        for module in (moto_jsonata, string_expression):
+            patch(
+                mock.patch.object(
+                    module, "extract_jsonata_variable_references", variable_references
+                )
+            )
+        patch(
+            mock.patch.dict(
+                intrinsic_jsonata._DECLARATION_BY_VARIABLE_REFERENCE,
+                {f"${name}": "" for name in _NATIVE_FUNCTIONS},
+            )
+        )
+        for module in (states_module, variable_store_module):
+            patch(
+                mock.patch.object(
+                    module, "encode_jsonata_variable_declarations", _encode_declarations
+                )
+            )
+        for cls in (string_expression.StringJSONata, string_expression.StringVariableSample):
+            if "_eval_body" in vars(cls):
+                patch(mock.patch.object(cls, "_eval_body", _evaluate_or_fail(cls._eval_body)))
+        for cls in _service_tasks_with_own_errors():
+            patch(mock.patch.object(cls, "_from_error", _keep_failure_events(cls._from_error)))
+        patch(mock.patch.object(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)))
+        worker = execution_worker.ExecutionWorker
+        patch(
+            mock.patch.object(
+                worker,
+                "_get_evaluation_environment",
+                _iso_start_time(worker._get_evaluation_environment),
+            )
+        )
+        for name in _ITEM_OPERATIONS:
+            patch(mock.patch.object(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name))))
+        yield
