@@ -28,6 +28,7 @@ synth: setup
 	cdk synth --quiet
 
 run: synth
+	$(PY) -m idempotent_workflows.demo cdk.out
 
 test: setup
 	$(PY) -m ruff check .

@@ -1,5 +1,6 @@
 """idempotent-workflows: AWS CDK constructs for Step Functions workflows safe to run twice."""
 
+from . import protocol
 from .example_stacks import IdempotentWorkflowStack, TransactionStack, add_example_stacks
 from .fragment import IdempotencyProtocol
 from .key import IdempotencyKey
@@ -19,4 +20,5 @@ __all__ = [
     "TransactionRouter",
     "TransactionStack",
     "add_example_stacks",
+    "protocol",
 ]

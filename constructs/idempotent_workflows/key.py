@@ -96,13 +96,14 @@ class IdempotencyKey:
             JSONata expression for the execution input.
         """
         if self._jmespath:
+            material = f"${KEY_MATERIAL_VARIABLE}"
             return (
-                f"(${KEY_MATERIAL_VARIABLE} = null ? $error("
+                f"($not($exists({material})) or {material} = null ? $error("
                 + literal(
                     f"The input has no '{JMESPATH_FIELD}', or its expression selected nothing: "
                     "give every execution an expression that selects a non-null value."
                 )
-                + f") : ${KEY_MATERIAL_VARIABLE})"
+                + f") : {material})"
             )
         if not self._fields:
             return input_expression

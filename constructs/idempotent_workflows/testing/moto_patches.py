@@ -20,6 +20,9 @@ from unittest import mock
 import jsonata
 from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -32,9 +35,14 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 )
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as intrinsic_jsonata
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    iteration_worker,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
 )
+from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
@@ -86,17 +94,65 @@ _NATIVE_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
 }
 
 
-def evaluate_jsonata(expression: str) -> Any:
-    """Evaluate a JSONata expression with jsonata-python and Step Functions' functions."""
+_COMPILED: Final = threading.local()  # jsonata-python expressions are not shared by threads
+
+
+def _compile(expression: str) -> jsonata.Jsonata:
+    compiled = jsonata.Jsonata(expression)
+    for name, function in _NATIVE_FUNCTIONS.items():
+        compiled.register_lambda(name, function)
+    return compiled
+
+
+def evaluate_jsonata(expression: str, bindings: dict[str, Any] | None = None) -> Any:
+    """Evaluate a JSONata expression with jsonata-python and Step Functions' functions.
+
+    With ``bindings`` (variables by name, without ``$``), the parsed expression is kept for
+    the next evaluation in this thread: a state machine has a fixed set of expressions.
+    """
     try:
-        compiled = jsonata.Jsonata(expression)
-        for name, function in _NATIVE_FUNCTIONS.items():
-            compiled.register_lambda(name, function)
-        return compiled.evaluate(None)
+        if bindings is None:
+            return _compile(expression).evaluate(None)
+        cache = _COMPILED.__dict__.setdefault("cache", {})
+        if expression not in cache:
+            cache[expression] = _compile(expression)
+        return cache[expression].evaluate(None, bindings)
     except JSONataEvaluationError:
         raise
     except Exception as error:  # jsonata-python raises its own JException and Python errors
         raise JSONataEvaluationError(str(error)) from None
+
+
+def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException:
+    name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
+    return FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=name,
+            event_type=HistoryEventType.EvaluationFailed,
+            event_details=EventDetails(
+                evaluationFailedEventDetails=EvaluationFailedEventDetails(
+                    error=name.error_name, cause=str(error)
+                )
+            ),
+        )
+    )
+
+
+def _evaluate_with_bindings(self: Any, env: Any) -> None:
+    """Evaluate a state's ``{% %}`` expression with ``$states`` and variables as bindings.
+
+    moto writes every variable and ``$states`` into the expression text as JSON literals and
+    re-parses it on each evaluation (and twice more to validate the result); binding them
+    instead parses each expression once. A failure is States.QueryEvaluationError, which a
+    Catch can handle.
+    """
+    store = env.variable_store
+    bindings = {**store._outer_scope, **store._inner_scope, "states": env.states._states_data}
+    try:
+        env.stack.append(evaluate_jsonata(self.expression, bindings))
+    except JSONataEvaluationError as error:
+        raise _query_evaluation_error(env, error) from None
 
 
 def _encode_declarations(bindings: dict[str, Any]) -> str:
@@ -149,19 +205,7 @@ def _evaluate_or_fail(original: Callable[..., None]) -> Callable[..., None]:
         try:
             original(self, env)
         except JSONataEvaluationError as error:
-            name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
-            raise FailureEventException(
-                failure_event=FailureEvent(
-                    env=env,
-                    error_name=name,
-                    event_type=HistoryEventType.EvaluationFailed,
-                    event_details=EventDetails(
-                        evaluationFailedEventDetails=EvaluationFailedEventDetails(
-                            error=name.error_name, cause=str(error)
-                        )
-                    ),
-                )
-            ) from None
+            raise _query_evaluation_error(env, error) from None
 
     return eval_body
 
@@ -190,6 +234,20 @@ def _service_tasks_with_own_errors() -> list[type]:
         if "_from_error" in vars(cls):
             found.append(cls)
     return found
+
+
+def _passed_on_error_name(error_name: str | None) -> Any:
+    """Name an error passed on by a branch or a Fail state, predefined ``States.*`` included.
+
+    moto wraps the error of a failed Parallel branch or Map iteration, and a Fail state's
+    dynamic Error, in a custom error name, which rejects the ``States.`` prefix: a branch
+    ending in States.DataLimitExceeded failed the whole execution with States.Runtime instead
+    of reaching the Parallel state's Catch, and so did a Fail state re-raising that error.
+    """
+    if error_name and error_name.startswith("States."):
+        with contextlib.suppress(ValueError):
+            return StatesErrorName(typ=StatesErrorNameType.from_name(error_name))
+    return CustomErrorName(error_name=error_name)
 
 
 def _scaled_wait(scale: Callable[[], float]) -> Callable[..., None]:
@@ -268,11 +326,17 @@ def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
                     module, "encode_jsonata_variable_declarations", _encode_declarations
                 )
             )
-        for cls in (string_expression.StringJSONata, string_expression.StringVariableSample):
-            if "_eval_body" in vars(cls):
-                patch(mock.patch.object(cls, "_eval_body", _evaluate_or_fail(cls._eval_body)))
+        patch(
+            mock.patch.object(
+                string_expression.StringJSONata, "_eval_body", _evaluate_with_bindings
+            )
+        )
+        sample = string_expression.StringVariableSample
+        patch(mock.patch.object(sample, "_eval_body", _evaluate_or_fail(sample._eval_body)))
         for cls in _service_tasks_with_own_errors():
             patch(mock.patch.object(cls, "_from_error", _keep_failure_events(cls._from_error)))
+        for module in (branches_decl, iteration_worker, state_fail):
+            patch(mock.patch.object(module, "CustomErrorName", _passed_on_error_name))
         patch(mock.patch.object(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)))
         worker = execution_worker.ExecutionWorker
         patch(

@@ -1,0 +1,53 @@
+"""Shared fixtures: the example app built exactly as app.py builds it, with cdk.json context."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+from idempotent_workflows import add_example_stacks
+from idempotent_workflows.testing.template import Environment, resolve
+
+pytest_plugins = ["idempotent_workflows.testing.pytest_plugin"]
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def new_app() -> App:
+    """An App with the same context (feature flags included) as `cdk synth`."""
+    return App(context=CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def example_stacks() -> dict[str, Stack]:
+    """The four example stacks of app.py, by stack name."""
+    app = new_app()
+    return {stack.stack_name: stack for stack in add_example_stacks(app)}
+
+
+def template_json(stack: Stack) -> dict[str, Any]:
+    return Template.from_stack(stack).to_json()
+
+
+def state_machine_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ASL of each state machine in a template, tokens replaced by `<LogicalId>` names."""
+    resources = template["Resources"]
+    names = {logical_id: f"<{logical_id}>" for logical_id in resources}
+    env = Environment(
+        stack_name="<Stack>", region="<Region>", account="<Account>", refs=names, arns=names
+    )
+    return {
+        logical_id: json.loads(resolve(resource["Properties"]["DefinitionString"], env))
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+
+
+def only_definition(stack: Stack) -> dict[str, Any]:
+    (definition,) = state_machine_definitions(template_json(stack)).values()
+    return definition

@@ -1,0 +1,307 @@
+"""The synthesized state machines, executed on the local engine: what ran, what was stored."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_stepfunctions as sfn
+from conftest import new_app, only_definition
+from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, IdempotentWorkflowStack
+from idempotent_workflows.protocol import RecordStatus
+
+TYPES = {"Standard": sfn.StateMachineType.STANDARD, "Express": sfn.StateMachineType.EXPRESS}
+DEMO_OUTPUT = {
+    **{f"step{n}": {"result": f"Output of step {n}"} for n in range(1, 5)},
+    "randomFailureFunc": "All good",
+}
+
+
+@pytest.fixture(params=list(TYPES))
+def demo(request, example_stacks, local_engine):
+    """The classic demo, deployed; its random step succeeds unless a test says otherwise."""
+    deployed = local_engine.deploy(example_stacks[f"IdempotentWorkflow{request.param}"])
+    deployed.function("RandomFailure").environment["FAILURE_RATE"] = "0"
+    return deployed
+
+
+@pytest.fixture(params=list(TYPES))
+def transactions(request, example_stacks, local_engine):
+    return local_engine.deploy(example_stacks[f"Transaction{request.param}"])
+
+
+def random_failure_runs(deployed) -> int:
+    return deployed.function("RandomFailure").invocations
+
+
+def only_record(deployed) -> dict:
+    (record,) = deployed.items()
+    return record
+
+
+def set_record(engine, deployed, **attributes) -> None:
+    """Overwrite attributes of the single record, as a crashed or stale holder leaves it."""
+    record = only_record(deployed)
+    names = {f"#{name}": name for name in attributes}
+    values = {
+        f":{name}": {"N": str(value)} if isinstance(value, int) else {"S": value}
+        for name, value in attributes.items()
+    }
+    engine.dynamodb.update_item(
+        TableName=deployed.table(),
+        Key={"id": {"S": record["id"]}},
+        UpdateExpression="SET " + ", ".join(f"#{n} = :{n}" for n in attributes),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+# -- first run and duplicates ----------------------------------------------------------------
+
+
+def test_first_run_runs_the_work_once_and_stores_its_result(demo):
+    started = time.time()
+    execution = demo.run({"order": 1})
+    assert execution.status == "SUCCEEDED"
+    assert execution.output == DEMO_OUTPUT
+    assert random_failure_runs(demo) == 1
+    record = only_record(demo)
+    assert record["executionstatus"] == RecordStatus.SUCCEEDED
+    assert record["executionresult"] == (
+        '{"step1":{"result":"Output of step 1"},"step2":{"result":"Output of step 2"},'
+        '"step3":{"result":"Output of step 3"},"step4":{"result":"Output of step 4"},'
+        '"randomFailureFunc":"All good"}'
+    )
+    assert record["execution"] == execution.arn
+    assert "leaseexpiry" not in record
+    assert started + 86400 - 5 <= record["ttl"] <= time.time() + 86400 + 5
+
+
+def test_duplicate_returns_the_stored_output_without_running_the_work(demo):
+    first = demo.run({"order": 1})
+    duplicate = demo.run({"order": 1})
+    assert duplicate.status == "SUCCEEDED"
+    assert duplicate.output == first.output
+    assert random_failure_runs(demo) == 1
+    assert duplicate.lambda_invocations == 0
+    assert duplicate.dynamodb_calls == ["updateItem", "getItem"]
+
+
+def test_key_order_does_not_make_a_new_key(demo):
+    demo.run({"a": 1, "b": {"x": [1, 2], "y": None}})
+    reordered = demo.run({"b": {"y": None, "x": [1, 2]}, "a": 1})
+    assert reordered.states_entered[-1] == "ReturnStoredResult"
+    assert random_failure_runs(demo) == 1
+    different = demo.run({"b": {"y": None, "x": [2, 1]}, "a": 1})
+    assert "RunWork" in different.states_entered
+    assert random_failure_runs(demo) == 2
+
+
+def test_concurrent_duplicates_run_the_work_once(demo, local_engine):
+    local_engine.wait_scale = 0.02  # a 10 s poll takes 200 ms
+    demo.function("RandomFailure").latency = 0.5  # the work outlasts a few polls
+    executions = [demo.start({"order": "concurrent"}) for _ in range(20)]
+    for execution in executions:
+        execution.wait()
+    assert [e.status for e in executions] == ["SUCCEEDED"] * 20
+    assert all(e.output == DEMO_OUTPUT for e in executions)
+    assert random_failure_runs(demo) == 1
+    holders = [e for e in executions if "RunWork" in e.states_entered]
+    assert len(holders) == 1
+    waiters = [e for e in executions if e is not holders[0]]
+    assert all(e.states_entered.count("WaitForLock") >= 1 for e in waiters)
+    assert all(e.states_entered[-1] == "ReturnStoredResult" for e in waiters)
+    assert only_record(demo)["execution"] == holders[0].arn
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+def test_failed_work_is_recorded_then_retried(demo):
+    demo.function("RandomFailure").environment["FAILURE_RATE"] = "1"
+    failed = demo.run({"order": 2})
+    assert failed.status == "FAILED"
+    assert failed.error == "RandomFailure"
+    assert "run the workflow again" in failed.cause
+    record = only_record(demo)
+    assert record["executionstatus"] == RecordStatus.FAILED
+    assert '"Error":"RandomFailure"' in record["executionresult"]
+
+    demo.function("RandomFailure").environment["FAILURE_RATE"] = "0"
+    retried = demo.run({"order": 2})
+    assert retried.status == "SUCCEEDED" and retried.output == DEMO_OUTPUT
+    assert random_failure_runs(demo) == 2
+    assert only_record(demo)["executionstatus"] == RecordStatus.SUCCEEDED
+
+
+def test_a_dead_holder_is_taken_over_after_its_lease(demo, local_engine):
+    demo.run({"order": 3})
+    set_record(
+        local_engine,
+        demo,
+        executionstatus="IN_PROGRESS",
+        execution="arn:dead",
+        leaseexpiry=int(time.time()) - 1,
+    )
+    takeover = demo.run({"order": 3})
+    assert takeover.status == "SUCCEEDED" and takeover.output == DEMO_OUTPUT
+    assert random_failure_runs(demo) == 2
+    assert only_record(demo)["execution"] == takeover.arn
+
+
+def test_a_live_holder_makes_waiters_time_out_after_the_poll_bound(demo, local_engine):
+    demo.run({"order": 4})
+    set_record(
+        local_engine,
+        demo,
+        executionstatus="IN_PROGRESS",
+        execution="arn:alive",
+        leaseexpiry=int(time.time()) + 600,
+    )
+    waiter = demo.run({"order": 4})
+    assert waiter.status == "FAILED"
+    assert waiter.error == "Idempotency.LockWaitTimeout"
+    assert "arn:alive still holds the lock" in waiter.cause
+    max_polls = 90 if "Standard" in demo.name else 24
+    assert waiter.states_entered.count("WaitForLock") == max_polls
+    assert random_failure_runs(demo) == 1
+
+
+def test_an_expired_success_is_treated_as_absent(demo, local_engine):
+    demo.run({"order": 5})
+    set_record(local_engine, demo, ttl=int(time.time()) - 1)
+    again = demo.run({"order": 5})
+    assert "RunWork" in again.states_entered
+    assert random_failure_runs(demo) == 2
+    assert only_record(demo)["ttl"] > time.time() + 86000
+
+
+def test_a_holder_that_lost_its_lock_does_not_overwrite_the_record(demo, local_engine):
+    demo.function("RandomFailure").latency = 0.5
+    holder = demo.start({"order": 6})
+    deadline = time.time() + 10
+    while not demo.items() and time.time() < deadline:
+        time.sleep(0.01)
+    set_record(local_engine, demo, execution="arn:took-over")
+    assert holder.wait().error == "Idempotency.LockLost"
+    assert only_record(demo)["execution"] == "arn:took-over"
+    assert only_record(demo)["executionstatus"] == RecordStatus.IN_PROGRESS
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def special_stacks():
+    """Stacks for the key modes and the large result, synthesized once for the module."""
+    app = new_app()
+    jmespath = IdempotentWorkflowStack(
+        app, "Jmespath", key=IdempotencyKey.from_input_jmespath(), failure_rate="0"
+    )
+    large = Stack(app, "LargeResult")
+    IdempotentWorkflow(
+        large,
+        "Workflow",
+        key=IdempotencyKey.from_fields("id"),
+        work=sfn.Pass.jsonata(
+            large, "Double", outputs={"doubled": "{% $states.input.blob & $states.input.blob %}"}
+        ),
+        lease=Duration.minutes(1),
+    )
+    return {"jmespath": jmespath, "large": large}
+
+
+def test_input_carried_jmespath_key(special_stacks, local_engine):
+    deployed = local_engine.deploy(special_stacks["jmespath"])
+    expression = {"idempotencyKeyJmespath": "[customer, order.id]"}
+    first = deployed.run({**expression, "customer": "c", "order": {"id": 1}, "at": "10:00"})
+    second = deployed.run({**expression, "customer": "c", "order": {"id": 1}, "at": "10:05"})
+    assert first.status == second.status == "SUCCEEDED"
+    assert second.output == first.output == DEMO_OUTPUT
+    assert second.states_entered[-1] == "ReturnStoredResult"
+    assert deployed.function("RandomFailure").invocations == 1
+    assert deployed.function("WorkflowKeyFunction").invocations == 2
+
+    nothing = deployed.run({"idempotencyKeyJmespath": "missing.field", "customer": "c"})
+    assert nothing.status == "FAILED"
+    assert nothing.error == "Idempotency.InvalidKey"
+    assert "selected nothing" in nothing.cause
+    assert len(deployed.items()) == 1
+
+
+def test_a_result_too_large_to_store_fails_by_name_and_leaves_no_lock(special_stacks, local_engine):
+    deployed = local_engine.deploy(special_stacks["large"])
+    # The work's output (420 KB) is past the 256 KiB payload limit and the 400 KB item limit.
+    execution = deployed.run({"id": "big", "blob": "x" * 210_000})
+    assert execution.status == "FAILED"
+    assert execution.error == "States.DataLimitExceeded"
+    record = only_record(deployed)
+    assert record["executionstatus"] == RecordStatus.FAILED
+    assert "leaseexpiry" not in record
+    assert "States.DataLimitExceeded" in record["executionresult"]
+    # Nothing is left locked: the next execution with a smaller blob runs the work.
+    assert deployed.run({"id": "big", "blob": "small"}).output == {"doubled": "smallsmall"}
+
+
+# -- transactions --------------------------------------------------------------------------
+
+
+def test_purchase_and_refund_run_only_their_own_function(transactions):
+    purchase = transactions.run({"TransactionType": "PURCHASE", "TransactionId": "p1", "Amount": 9})
+    assert purchase.output["Status"] == "CHARGED"
+    refund = transactions.run({"TransactionType": "REFUND", "TransactionId": "r1", "Amount": 9})
+    assert refund.output["Status"] == "REFUNDED"
+    assert transactions.invocations() == {
+        transactions.function("Purchase").logical_id: 1,
+        transactions.function("Refund").logical_id: 1,
+    }
+
+
+def test_a_repeated_transaction_is_charged_once(transactions):
+    event = {"TransactionType": "PURCHASE", "TransactionId": "p2", "Amount": 20}
+    first = transactions.run(event)
+    again = transactions.run({**event, "Retry": 1})
+    assert again.output == first.output  # the same receipt: not charged again
+    assert transactions.function("Purchase").invocations == 1
+
+
+def test_an_unknown_type_ends_in_the_routers_named_failure(transactions):
+    unknown = transactions.run({"TransactionType": "purchase", "TransactionId": "u1", "Amount": 1})
+    assert unknown.status == "FAILED"
+    assert unknown.error == "Transaction.UnknownType"
+    assert (
+        unknown.cause == "Unsupported TransactionType purchase; accepted types: PURCHASE, REFUND."
+    )
+    assert sum(transactions.invocations().values()) == 0
+
+
+# -- budget --------------------------------------------------------------------------------
+
+
+def branch_states(definition: dict) -> set[str]:
+    return set(definition["States"]["RunWork"]["Branches"][0]["States"])
+
+
+@pytest.mark.parametrize("name", ["IdempotentWorkflowStandard", "IdempotentWorkflowExpress"])
+def test_state_budget(example_stacks, local_engine, name):
+    stack = example_stacks[name]
+    work = branch_states(only_definition(stack))
+    deployed = local_engine.deploy(stack)
+    deployed.function("RandomFailure").environment["FAILURE_RATE"] = "0"
+    local_engine.wait_scale = 0.01  # a 10 s poll takes 100 ms
+    deployed.function("RandomFailure").latency = 0.5
+
+    started = [deployed.start({"budget": 1}) for _ in range(2)]
+    first, waiter = sorted(
+        (e.wait() for e in started), key=lambda e: "RunWork" not in e.states_entered
+    )
+    duplicate = deployed.run({"budget": 1})
+
+    machinery = [s for s in first.states_entered if s not in work]
+    assert len(machinery) <= 3, machinery
+    assert len(duplicate.states_entered) <= 4, duplicate.states_entered
+    polls = waiter.states_entered.count("WaitForLock")
+    assert polls >= 2
+    loop = waiter.states_entered[waiter.states_entered.index("WaitForLock") :]
+    assert len(loop) - 1 <= 3 * polls, loop  # the loop ends in the final return

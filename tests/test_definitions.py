@@ -1,0 +1,377 @@
+"""The synthesized templates, read state by state, and every public prop at a non-default value."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk.assertions import Annotations, Match, Template
+from conftest import new_app, only_definition, template_json
+from idempotent_workflows import (
+    IdempotencyKey,
+    IdempotencyTable,
+    IdempotentWorkflow,
+    IdempotentWorkflowStack,
+    TransactionRouter,
+    protocol,
+)
+from idempotent_workflows.functions import PYTHON_RUNTIME
+
+DYNAMODB = "arn:aws:states:::dynamodb:"
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+
+
+def machinery(definition: dict) -> dict:
+    """Every state outside the work's Parallel branch."""
+    return definition["States"]
+
+
+def tasks_outside_work(definition: dict) -> list[str]:
+    return [state.get("Resource", "") for state in machinery(definition).values()]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "IdempotentWorkflowStandard",
+        "IdempotentWorkflowExpress",
+        "TransactionStandard",
+        "TransactionExpress",
+    ],
+)
+def test_protocol_states(example_stacks, name):
+    definition = only_definition(example_stacks[name])
+    states = machinery(definition)
+    assert definition["QueryLanguage"] == "JSONata"
+    assert definition["StartAt"] == "AcquireLock"
+
+    acquire = states["AcquireLock"]
+    assert acquire["Resource"] == DYNAMODB + "updateItem"
+    assert acquire["Arguments"]["ConditionExpression"] == protocol.ACQUIRE_CONDITION
+    assert acquire["Arguments"]["UpdateExpression"] == protocol.ACQUIRE_UPDATE
+    assert acquire["Next"] == "RunWork"
+    assert [(c["ErrorEquals"], c["Next"]) for c in acquire["Catch"]] == [
+        (["DynamoDB.ConditionalCheckFailedException"], "ReadRecord"),
+        (["States.QueryEvaluationError"], "InvalidKey"),
+    ]
+    # DynamoDB rejects unused placeholders: each call carries only its own.
+    for state_name in ("AcquireLock", "StoreResult", "RecordFailure"):
+        arguments = states[state_name]["Arguments"]
+        used = protocol.placeholders(
+            [arguments["UpdateExpression"], arguments["ConditionExpression"]]
+        )
+        assert (
+            set(arguments["ExpressionAttributeNames"]) | set(arguments["ExpressionAttributeValues"])
+            == used
+        )
+
+    run_work = states["RunWork"]
+    assert run_work["Type"] == "Parallel" and len(run_work["Branches"]) == 1
+    assert run_work["Next"] == "StoreResult"
+    assert [(c["ErrorEquals"], c["Next"]) for c in run_work["Catch"]] == [
+        (["States.DataLimitExceeded"], "RecordFailure"),
+        (["States.ALL"], "RecordFailure"),
+    ]
+
+    store = states["StoreResult"]
+    assert store["Arguments"]["ConditionExpression"] == protocol.OWNS_LOCK
+    assert store["Arguments"]["UpdateExpression"] == protocol.SUCCEED_UPDATE
+    assert store["End"] is True
+    assert store["Catch"][0] == {
+        "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+        "Next": "LockLost",
+    }
+    assert states["RecordFailure"]["Arguments"]["ConditionExpression"] == protocol.OWNS_LOCK
+    assert states["RecordFailure"]["Next"] == "FailWithWorkError"
+
+    read = states["ReadRecord"]
+    assert read["Resource"] == DYNAMODB + "getItem"
+    assert read["Arguments"]["ConsistentRead"] is True
+    assert read["Next"] == "CheckRecord"
+    check = states["CheckRecord"]
+    assert [choice["Next"] for choice in check["Choices"]] == [
+        "ReturnStoredResult",
+        "LockWaitTimeout",
+        "WaitForLock",
+    ]
+    assert check["Default"] == "AcquireLock"
+    assert states["WaitForLock"] == {
+        "Type": "Wait",
+        "Seconds": 10,
+        "Assign": {"idemPolls": "{% $idemPolls + 1 %}"},
+        "Next": "ReadRecord",
+    }
+    assert states["ReturnStoredResult"]["End"] is True
+    assert states["LockWaitTimeout"]["Error"] == "Idempotency.LockWaitTimeout"
+    assert states["LockLost"]["Error"] == "Idempotency.LockLost"
+    assert states["InvalidKey"]["Error"] == "Idempotency.InvalidKey"
+    # Outside the work, the machinery invokes no Lambda function.
+    assert not [r for r in tasks_outside_work(definition) if "lambda" in r]
+
+
+def test_demo_work_is_four_steps_and_the_random_failure(example_stacks):
+    branch = machinery(only_definition(example_stacks["IdempotentWorkflowStandard"]))["RunWork"][
+        "Branches"
+    ][0]
+    assert branch["StartAt"] == "Step1"
+    order, state = [], "Step1"
+    while state:
+        order.append(state)
+        state = branch["States"][state].get("Next")
+    assert order == ["Step1", "Step2", "Step3", "Step4", "RandomFailure"]
+    assert branch["States"]["RandomFailure"]["Resource"] == LAMBDA_INVOKE
+
+
+def test_router_states(example_stacks):
+    branch = machinery(only_definition(example_stacks["TransactionStandard"]))["RunWork"][
+        "Branches"
+    ][0]
+    states = branch["States"]
+    assert branch["StartAt"] == "RouteByTransactionType"
+    choice = states["RouteByTransactionType"]
+    assert [(c["Condition"], c["Next"]) for c in choice["Choices"]] == [
+        ('{% $states.input.TransactionType = "PURCHASE" %}', "ProcessPurchase"),
+        ('{% $states.input.TransactionType = "REFUND" %}', "ProcessRefund"),
+    ]
+    assert choice["Default"] == "UnknownTransactionType"
+    unknown = states["UnknownTransactionType"]
+    assert unknown["Error"] == "Transaction.UnknownType"
+    assert "accepted types: PURCHASE, REFUND." in unknown["Cause"]
+    for task_name, function in (("ProcessPurchase", "Purchase"), ("ProcessRefund", "Refund")):
+        task = states[task_name]
+        assert task["Resource"] == LAMBDA_INVOKE
+        assert task["Arguments"]["FunctionName"].startswith(f"<{function}Function")
+        (retry,) = task["Retry"]
+        assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
+        assert retry["BackoffRate"] == 2 and retry["JitterStrategy"] == "FULL"
+        assert task["Catch"] == [
+            {
+                "ErrorEquals": ["States.ALL"],
+                "Next": "TransactionFailed",
+                "Output": "{% $states.errorOutput %}",
+            }
+        ]
+
+
+@pytest.mark.parametrize(
+    "name,express",
+    [
+        ("IdempotentWorkflowStandard", False),
+        ("IdempotentWorkflowExpress", True),
+        ("TransactionStandard", False),
+        ("TransactionExpress", True),
+    ],
+)
+def test_state_machine_logging_tracing_and_type(example_stacks, name, express):
+    template = Template.from_stack(example_stacks[name])
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "EXPRESS" if express else "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": {
+                "Level": "ALL",
+                "IncludeExecutionData": express,
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": Match.any_value()}}],
+            },
+        },
+    )
+
+
+def test_table_and_functions(example_stacks):
+    template = Template.from_stack(example_stacks["TransactionStandard"])
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 2
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == PYTHON_RUNTIME.name == "python3.14"
+        assert properties["MemorySize"] == 256 and properties["Timeout"] == 10
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert "LogGroup" in properties["LoggingConfig"]
+    for log_group in template.find_resources("AWS::Logs::LogGroup").values():
+        assert log_group["Properties"]["RetentionInDays"] == 30
+
+
+def test_jmespath_mode_is_the_only_one_with_a_lambda_in_the_machinery():
+    stack = IdempotentWorkflowStack(new_app(), "Jmespath", key=IdempotencyKey.from_input_jmespath())
+    definition = only_definition(stack)
+    assert definition["StartAt"] == "ComputeKey"
+    compute = machinery(definition)["ComputeKey"]
+    assert compute["Resource"] == LAMBDA_INVOKE
+    assert compute["Next"] == "AcquireLock"
+    assert compute["Catch"][0]["Next"] == "InvalidKey"
+
+
+def test_every_workflow_prop_at_a_non_default_value():
+    app = new_app()
+    stack = Stack(app, "Props")
+    table = dynamodb.Table.from_table_name(stack, "Existing", "existing-records")
+    log_group = logs.LogGroup(stack, "MyLogs")
+    workflow = IdempotentWorkflow(
+        stack,
+        "Workflow",
+        work=sfn.Pass.jsonata(stack, "Work"),
+        table=table,
+        key=IdempotencyKey.from_fields("order.id", "customer"),
+        key_namespace="orders-v2",
+        record_ttl=Duration.hours(2),
+        lease=Duration.minutes(3),
+        poll_interval=Duration.seconds(5),
+        max_polls=7,
+        workflow_type=sfn.StateMachineType.EXPRESS,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR),
+        tracing_enabled=False,
+        state_machine_name="orders",
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::DynamoDB::Table", 0)
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineName": "orders",
+            "StateMachineType": "EXPRESS",
+            "TracingConfiguration": {"Enabled": False},
+            "LoggingConfiguration": Match.object_like({"Level": "ERROR"}),
+        },
+    )
+    states = machinery(only_definition(stack))
+    acquire = states["AcquireLock"]["Arguments"]
+    assert acquire["TableName"] == "existing-records"
+    key = acquire["Key"]["id"]["S"]
+    assert '"orders-v2#"' in key
+    assert '"order.id": $states.input.`order`.`id`' in key and '"customer"' in key
+    values = acquire["ExpressionAttributeValues"]
+    assert values[":lease"]["N"].endswith("+ 180) %}")
+    assert values[":ttl"]["N"].endswith("+ 7200) %}")
+    assert states["WaitForLock"]["Seconds"] == 5
+    assert "$idemPolls >= 7" in states["CheckRecord"]["Choices"][1]["Condition"]
+    assert workflow.table is table
+    Annotations.from_stack(stack).has_warning(
+        "/Props/Workflow", Match.string_like_regexp("Express executions keep no history")
+    )
+    assert workflow.metric_failed().metric_name == "ExecutionsFailed"
+    assert workflow.metric("ExecutionsAborted").metric_name == "ExecutionsAborted"
+
+
+def test_table_props_at_non_default_values():
+    stack = Stack(new_app(), "TableProps")
+    IdempotencyTable(
+        stack,
+        "Records",
+        removal_policy=RemovalPolicy.DESTROY,
+        encryption=dynamodb.TableEncryption.DEFAULT,
+        point_in_time_recovery=False,
+    )
+    template = template_json(stack)
+    (table,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["Properties"]["SSESpecification"] == {"SSEEnabled": False}
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": False
+    }
+
+
+def test_grant_start_execution_covers_sync_starts_for_express():
+    stack = Stack(new_app(), "Grants")
+    workflow = IdempotentWorkflow(
+        stack,
+        "Workflow",
+        work=sfn.Pass.jsonata(stack, "Work"),
+        workflow_type=sfn.StateMachineType.EXPRESS,
+    )
+    function = lambda_.Function(
+        stack,
+        "Caller",
+        runtime=PYTHON_RUNTIME,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c): pass"),
+    )
+    workflow.grant_start_execution(function)
+    statements = [
+        s
+        for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {"states:StartExecution", "states:StartSyncExecution"} <= actions
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+def workflow(**props):
+    stack = Stack(new_app(), "Invalid")
+    return IdempotentWorkflow(stack, "Workflow", work=sfn.Pass.jsonata(stack, "Work"), **props)
+
+
+@pytest.mark.parametrize(
+    "props,message",
+    [
+        (
+            {"workflow_type": sfn.StateMachineType.EXPRESS, "lease": Duration.minutes(6)},
+            "lease is 360 s, but an Express execution ends within 300 s",
+        ),
+        (
+            {"workflow_type": sfn.StateMachineType.EXPRESS, "max_polls": 31},
+            "poll_interval \\* max_polls is 310 s",
+        ),
+        ({"poll_interval": Duration.seconds(0)}, "poll_interval must be a positive duration"),
+        ({"lease": Duration.seconds(0)}, "lease must be a positive duration"),
+        ({"record_ttl": Duration.minutes(10)}, "record_ttl \\(600 s\\) must be longer than lease"),
+        ({"max_polls": 0}, "max_polls must be a positive whole number"),
+        ({"key_namespace": ""}, "key_namespace must not be empty"),
+        ({"workflow_type": "EXPRESS"}, "workflow_type must be a StateMachineType"),
+    ],
+)
+def test_bad_props_fail_at_construction_with_the_fix(props, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        workflow(**props)
+
+
+@pytest.mark.parametrize(
+    "paths,message",
+    [
+        ((), "got no field"),
+        (("a b",), "expected a dotted field path"),
+        (("a", "a"), "repeated field"),
+    ],
+)
+def test_empty_or_bad_key_selection_is_rejected(paths, message):
+    with pytest.raises(ValueError, match=message):
+        IdempotencyKey.from_fields(*paths)
+
+
+def test_router_without_routes_fails_at_synth():
+    app = new_app()
+    stack = Stack(app, "NoRoutes")
+    IdempotentWorkflow(stack, "Workflow", work=TransactionRouter(stack, "Router"))
+    with pytest.raises(RuntimeError, match="TransactionRouter has no routes"):
+        app.synth()
+
+
+def test_router_rejects_a_second_route_for_a_type():
+    stack = Stack(new_app(), "Twice")
+    function = lambda_.Function.from_function_name(stack, "F", "f")
+    router = TransactionRouter(stack, "Router", purchase_function=function)
+    with pytest.raises(ValueError, match="'PURCHASE' already has a route"):
+        router.add_route("PURCHASE", function)
+    with pytest.raises(ValueError, match="non-empty string"):
+        router.add_route(" ", function)

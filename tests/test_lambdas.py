@@ -1,0 +1,79 @@
+"""The Lambda handlers, called directly with the events the state machines send them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+from conftest import ROOT
+
+
+def load(folder: str, module: str):
+    path = ROOT / "lambdas" / folder
+    sys.path.insert(0, str(path))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            f"test_{folder}_{module}", path / f"{module}.py"
+        )
+        loaded = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+        return loaded
+    finally:
+        sys.path.remove(str(path))
+
+
+purchase = load("transactions", "purchase")
+refund = load("transactions", "refund")
+random_failure = load("random_failure", "handler")
+jmespath_key = load("jmespath_key", "handler")
+
+
+@pytest.mark.parametrize("module,status", [(purchase, "CHARGED"), (refund, "REFUNDED")])
+def test_transaction_receipt(module, status):
+    event = {"TransactionType": "PURCHASE", "TransactionId": "t-1", "Amount": 12.5}
+    receipt = module.handler(event, None)
+    assert receipt["Status"] == status
+    assert receipt["TransactionId"] == "t-1" and receipt["Amount"] == 12.5
+    assert receipt["ReceiptId"] != module.handler(event, None)["ReceiptId"]
+
+
+@pytest.mark.parametrize(
+    "event,message",
+    [
+        ({"Amount": 1}, "TransactionId must be a non-empty string"),
+        ({"TransactionId": "t", "Amount": 0}, "Amount must be a positive number"),
+        ({"TransactionId": "t", "Amount": True}, "Amount must be a positive number"),
+        ({"TransactionId": "t"}, "Amount must be a positive number, got None"),
+        ([1], "must be a JSON object"),
+    ],
+)
+def test_transaction_rejects_bad_events(event, message):
+    with pytest.raises(Exception, match=message) as raised:
+        purchase.handler(event, None)
+    assert type(raised.value).__name__ == "InvalidTransaction"
+
+
+def test_random_failure_follows_its_rate(monkeypatch):
+    monkeypatch.setenv("FAILURE_RATE", "0")
+    assert random_failure.handler({}, None) == "All good"
+    monkeypatch.setenv("FAILURE_RATE", "1")
+    with pytest.raises(random_failure.RandomFailure):
+        random_failure.handler({}, None)
+    monkeypatch.setenv("FAILURE_RATE", "2")
+    with pytest.raises(ValueError, match="from 0 to 1, got '2'"):
+        random_failure.handler({}, None)
+
+
+def test_jmespath_key_selects_from_the_input():
+    event = {
+        "idempotencyKeyJmespath": "[order.id, customer]",
+        "order": {"id": 7},
+        "customer": "c",
+        "noise": 1,
+    }
+    assert jmespath_key.handler(event, None) == [7, "c"]
+    assert jmespath_key.handler({"idempotencyKeyJmespath": "missing"}, None) is None
+    assert jmespath_key.handler({"order": 1}, None) is None
+    with pytest.raises(jmespath_key.InvalidKeyExpression, match="not valid JMESPath"):
+        jmespath_key.handler({"idempotencyKeyJmespath": "[unclosed"}, None)

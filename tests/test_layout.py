@@ -1,0 +1,32 @@
+"""The repository layout that keeps the `constructs` distribution importable."""
+
+from __future__ import annotations
+
+import importlib.util
+import sysconfig
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def test_constructs_resolves_to_site_packages():
+    spec = importlib.util.find_spec("constructs")
+    assert spec is not None and spec.origin is not None
+    site_packages = Path(sysconfig.get_paths()["purelib"]).resolve()
+    assert Path(spec.origin).resolve().is_relative_to(site_packages)
+    import constructs
+
+    assert hasattr(constructs, "Construct")
+
+
+def test_constructs_folder_is_a_source_root_only():
+    source_root = ROOT / "constructs"
+    assert not (source_root / "__init__.py").exists()
+    assert not list(source_root.glob("*.py"))
+    assert (source_root / "idempotent_workflows" / "__init__.py").is_file()
+
+
+def test_library_is_imported_from_the_source_root():
+    import idempotent_workflows
+
+    assert Path(idempotent_workflows.__file__).resolve().is_relative_to(ROOT / "constructs")
