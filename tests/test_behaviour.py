@@ -99,8 +99,8 @@ def test_key_order_does_not_make_a_new_key(demo):
 
 
 def test_concurrent_duplicates_run_the_work_once(demo, local_engine):
-    local_engine.wait_scale = 0.02  # a 10 s poll takes 200 ms
-    demo.function("RandomFailure").latency = 0.5  # the work outlasts a few polls
+    local_engine.wait_scale = 0.05  # a 10 s poll takes 500 ms
+    demo.function("RandomFailure").latency = 2.0  # the work outlasts a few polls
     executions = [demo.start({"order": "concurrent"}) for _ in range(20)]
     for execution in executions:
         execution.wait()
