@@ -16,6 +16,7 @@ from idempotent_workflows import (
     IdempotentWorkflow,
     IdempotentWorkflowStack,
     TransactionRouter,
+    TransactionStack,
     protocol,
 )
 from idempotent_workflows.functions import PYTHON_RUNTIME
@@ -375,3 +376,26 @@ def test_router_rejects_a_second_route_for_a_type():
         router.add_route("PURCHASE", function)
     with pytest.raises(ValueError, match="non-empty string"):
         router.add_route(" ", function)
+
+
+def test_example_stack_props_at_non_default_values():
+    app = new_app()
+    demo = IdempotentWorkflowStack(
+        app, "DemoProps", failure_rate="0.1", removal_policy=RemovalPolicy.RETAIN
+    )
+    template = Template.from_stack(demo)
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Environment": {"Variables": {"FAILURE_RATE": "0.1"}}}
+    )
+    template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain"})
+    transactions = TransactionStack(
+        new_app(),
+        "TransactionProps",
+        workflow_type=sfn.StateMachineType.EXPRESS,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    template = Template.from_stack(transactions)
+    template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain"})
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine", {"StateMachineType": "EXPRESS"}
+    )

@@ -1,0 +1,57 @@
+"""The local engine's completions of moto, checked on a state machine that uses each of them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_stepfunctions as sfn
+from conftest import new_app
+
+
+def test_jsonata_functions_and_context_match_step_functions(local_engine):
+    stack = Stack(new_app(), "EngineChecks")
+    probe = sfn.Pass.jsonata(
+        stack,
+        "Probe",
+        outputs={
+            "start": "{% $states.context.Execution.StartTime %}",
+            "uuid": "{% $uuid() %}",
+            "parsed": "{% $parse($states.input.text) %}",
+            "hash": "{% $hash($states.input.text, 'SHA-256') %}",
+            "quoted": "{% $quoted %}",
+        },
+    )
+    setup = sfn.Pass.jsonata(stack, "Assign", assign={"quoted": "{% $states.input.text %}"})
+    sfn.StateMachine(
+        stack,
+        "Machine",
+        definition_body=sfn.DefinitionBody.from_chainable(setup.next(probe)),
+        query_language=sfn.QueryLanguage.JSONATA,
+    )
+    text = '{"a": [1, "q\\"uote"]}'
+    output = local_engine.deploy(stack).run({"text": text}).output
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", output["start"])
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", output["uuid"]
+    )
+    assert output["parsed"] == {"a": [1, 'q"uote']}
+    assert output["hash"] == hashlib.sha256(text.encode()).hexdigest()
+    assert output["quoted"] == text  # a string variable with quotes survives
+
+
+def test_wait_states_follow_the_scale(local_engine):
+    stack = Stack(new_app(), "WaitCheck")
+    wait = sfn.Wait.jsonata(stack, "Wait", time=sfn.WaitTime.duration(Duration.seconds(100)))
+    sfn.StateMachine(
+        stack,
+        "Machine",
+        definition_body=sfn.DefinitionBody.from_chainable(wait),
+        query_language=sfn.QueryLanguage.JSONATA,
+    )
+    deployed = local_engine.deploy(stack)
+    started = time.monotonic()
+    assert deployed.run({}).status == "SUCCEEDED"
+    assert time.monotonic() - started < 5  # 100 s scaled by 0.001
