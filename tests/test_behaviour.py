@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_stepfunctions as sfn
 from conftest import new_app, only_definition
 from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, IdempotentWorkflowStack
@@ -194,26 +194,32 @@ def test_a_holder_that_lost_its_lock_does_not_overwrite_the_record(demo, local_e
 
 @pytest.fixture(scope="module")
 def special_stacks():
-    """Stacks for the key modes and the large result, synthesized once for the module."""
+    """Stacks for the JMESPath key and the large result, each type, synthesized once."""
     app = new_app()
-    jmespath = IdempotentWorkflowStack(
-        app, "Jmespath", key=IdempotencyKey.from_input_jmespath(), failure_rate="0"
-    )
-    large = Stack(app, "LargeResult")
-    IdempotentWorkflow(
-        large,
-        "Workflow",
-        key=IdempotencyKey.from_fields("id"),
-        work=sfn.Pass.jsonata(
-            large, "Double", outputs={"doubled": "{% $states.input.blob & $states.input.blob %}"}
-        ),
-        lease=Duration.minutes(1),
-    )
-    return {"jmespath": jmespath, "large": large}
+    stacks = {}
+    for name, workflow_type in TYPES.items():
+        stacks["jmespath", name] = IdempotentWorkflowStack(
+            app,
+            f"Jmespath{name}",
+            key=IdempotencyKey.from_input_jmespath(),
+            failure_rate="0",
+            workflow_type=workflow_type,
+        )
+        large = stacks["large", name] = Stack(app, f"LargeResult{name}")
+        double = "{% $states.input.blob & $states.input.blob %}"
+        IdempotentWorkflow(
+            large,
+            "Workflow",
+            key=IdempotencyKey.from_fields("id"),
+            work=sfn.Pass.jsonata(large, "Double", outputs={"doubled": double}),
+            workflow_type=workflow_type,
+        )
+    return stacks
 
 
-def test_input_carried_jmespath_key(special_stacks, local_engine):
-    deployed = local_engine.deploy(special_stacks["jmespath"])
+@pytest.mark.parametrize("workflow_type", list(TYPES))
+def test_input_carried_jmespath_key(special_stacks, local_engine, workflow_type):
+    deployed = local_engine.deploy(special_stacks["jmespath", workflow_type])
     expression = {"idempotencyKeyJmespath": "[customer, order.id]"}
     first = deployed.run({**expression, "customer": "c", "order": {"id": 1}, "at": "10:00"})
     second = deployed.run({**expression, "customer": "c", "order": {"id": 1}, "at": "10:05"})
@@ -230,8 +236,11 @@ def test_input_carried_jmespath_key(special_stacks, local_engine):
     assert len(deployed.items()) == 1
 
 
-def test_a_result_too_large_to_store_fails_by_name_and_leaves_no_lock(special_stacks, local_engine):
-    deployed = local_engine.deploy(special_stacks["large"])
+@pytest.mark.parametrize("workflow_type", list(TYPES))
+def test_a_result_too_large_to_store_fails_by_name_and_leaves_no_lock(
+    special_stacks, local_engine, workflow_type
+):
+    deployed = local_engine.deploy(special_stacks["large", workflow_type])
     # The work's output (420 KB) is past the 256 KiB payload limit and the 400 KB item limit.
     execution = deployed.run({"id": "big", "blob": "x" * 210_000})
     assert execution.status == "FAILED"

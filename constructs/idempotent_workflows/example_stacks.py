@@ -23,6 +23,12 @@ WORKFLOW_TYPES_CONTEXT: Final = "idempotent-workflows:workflowTypes"
 FAILURE_RATE_VARIABLE: Final = "FAILURE_RATE"
 
 
+def _with_step_result(n: int) -> str:
+    """JSONata output of demo step ``n``: the results so far plus ``stepN``."""
+    result = f"{{{literal(f'step{n}')}: {{'result': {literal(f'Output of step {n}')}}}}}"
+    return result if n == 1 else f"$merge([$states.input, {result}])"
+
+
 class IdempotentWorkflowStack(Stack):
     """The classic idempotent-workflow demo: four steps and a step that fails at random.
 
@@ -69,15 +75,7 @@ class IdempotentWorkflowStack(Stack):
             removal_policy=removal_policy,
         )
         steps = [
-            sfn.Pass.jsonata(
-                self,
-                f"Step{n}",
-                outputs=jsonata(
-                    ("$merge([$states.input, " if n > 1 else "(")
-                    + f"{{{literal(f'step{n}')}: {{'result': {literal(f'Output of step {n}')}}}}}"
-                    + ("])" if n > 1 else ")")
-                ),
-            )
+            sfn.Pass.jsonata(self, f"Step{n}", outputs=jsonata(_with_step_result(n)))
             for n in range(1, 5)
         ]
         fail_at_random = tasks.LambdaInvoke.jsonata(
