@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
+
 from idempotent_workflows import add_example_stacks
 from idempotent_workflows.testing.template import Environment, resolve
 

@@ -8,6 +8,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_stepfunctions as sfn
 from conftest import new_app, only_definition
+
 from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, IdempotentWorkflowStack
 from idempotent_workflows.protocol import RecordStatus
 

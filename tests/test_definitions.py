@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Annotations, Match, Template
 from conftest import new_app, only_definition, template_json
+
 from idempotent_workflows import (
     IdempotencyKey,
     IdempotencyTable,

@@ -6,6 +6,7 @@ from .fragment import IdempotencyProtocol
 from .key import IdempotencyKey
 from .protocol import IdempotencyError, RecordStatus
 from .router import TransactionRouter
+from .security import acknowledge_findings
 from .table import IdempotencyTable
 from .workflow import IdempotentWorkflow
 
@@ -19,6 +20,7 @@ __all__ = [
     "RecordStatus",
     "TransactionRouter",
     "TransactionStack",
+    "acknowledge_findings",
     "add_example_stacks",
     "protocol",
 ]

@@ -8,7 +8,6 @@ from typing import Any, Final
 from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-
 from constructs import Construct
 
 from .expressions import jsonata, literal

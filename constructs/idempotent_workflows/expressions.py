@@ -20,6 +20,14 @@ _TO_JSON: Final = (
     " ? $substring($string([$v]), 1, $length($string([$v])) - 2) : $string($v) };"
 )
 
+# A number as text that tells every double apart: `$string` keeps 15 significant digits, so
+# 1 and 1.0000000000000002 would share a key; the remainder it drops is appended. Zero is
+# written "0" whatever its sign (JSON's -0 equals 0).
+_NUMBER: Final = (
+    "$numberText := function($n) { $n = 0 ? '0' : ($s := $string($n);"
+    " $rest := $n - $number($s); $rest = 0 ? $s : $s & '~' & $string($rest)) };"
+)
+
 # Canonical JSON: object keys sorted at every depth, so key order never changes a key.
 _CANONICAL: Final = (
     "$canonical := function($v) {"
@@ -28,6 +36,7 @@ _CANONICAL: Final = (
     " $toJson($k) & ':' & $canonical($lookup($v, $k)) }), ',') & '}'"
     " : $type($v) = 'array'"
     " ? '[' & $join($map($v, function($e) { $canonical($e) }), ',') & ']'"
+    " : $type($v) = 'number' ? $numberText($v)"
     " : $toJson($v) };"
 )
 
@@ -72,7 +81,7 @@ def idempotency_key(namespace: str, material: str) -> str:
         JSONata expression for the value that identifies a duplicate.
     """
     return (
-        f"({_TO_JSON} {_CANONICAL} {_DIGEST}"
+        f"({_TO_JSON} {_NUMBER} {_CANONICAL} {_DIGEST}"
         f" {literal(namespace + '#')} & $digest($canonical({material})))"
     )
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-
 from constructs import Construct
 
 #: Folder holding one sub-folder of handler code per function.
@@ -65,6 +65,15 @@ def handler_function(
     log_group = logs.LogGroup(
         scope, f"{id}Logs", retention=log_retention, removal_policy=removal_policy
     )
+    # Its own role, allowed to write its own log group only: the AWS managed basic execution
+    # policy would let it write every log group in the account.
+    role = iam.Role(
+        scope,
+        f"{id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Runs lambdas/{folder}/{entry}.py",
+    )
+    log_group.grant_write(role)
     return lambda_.Function(
         scope,
         id,
@@ -77,4 +86,5 @@ def handler_function(
         timeout=timeout or Duration.seconds(10),
         tracing=lambda_.Tracing.ACTIVE,
         log_group=log_group,
+        role=role,
     )

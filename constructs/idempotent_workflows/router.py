@@ -9,7 +9,6 @@ from aws_cdk import Duration, IStableStringProducer, Lazy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-
 from constructs import Construct, IValidation
 
 from .expressions import jsonata, literal

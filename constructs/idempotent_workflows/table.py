@@ -5,7 +5,6 @@ from __future__ import annotations
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
-
 from constructs import Construct
 
 from .protocol import KEY_ATTRIBUTE, TTL_ATTRIBUTE

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
-from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, TransactionRouter
-
 from constructs import Construct
+
+from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, TransactionRouter
 
 
 class ChargebackRouter(TransactionRouter):

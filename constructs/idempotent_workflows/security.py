@@ -1,0 +1,154 @@
+"""cdk-nag findings that these constructs raise by design, and one call to acknowledge them.
+
+Each acknowledgment lands on the narrowest construct (the IAM policy or Lambda function the
+finding names), with ids computed from the constructs themselves, and only while the finding
+is the expected one: a wildcard statement with any other action is left for cdk-nag to report.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import IConstruct
+
+from .workflow import IdempotentWorkflow
+
+#: Actions granted on ``"*"`` because IAM offers no resource-level permission for them.
+UNSCOPED_ACTIONS: Final = frozenset(
+    {
+        # X-Ray tracing (Lambda `Tracing.ACTIVE`, state machine `tracing_enabled`): trace
+        # segments, telemetry and sampling rules belong to no resource ARN.
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        # Step Functions execution logging: CloudWatch Logs "vended" log deliveries and the log
+        # resource policy are account-level objects; these actions accept only "*".
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+UNSCOPED_REASON: Final = (
+    "Resource '*' only for X-Ray tracing and CloudWatch Logs delivery actions, which have no "
+    "resource-level permissions; every other action in this policy names its resource."
+)
+FUNCTION_VERSIONS_REASON: Final = (
+    "The state machine may invoke versions and aliases (ARN:*) of this one function, which it "
+    "invokes by design; no other function matches."
+)
+DLQ_REASON: Final = (
+    "Invoked synchronously by a Step Functions state machine, which retries and catches its "
+    "errors and records failures in the idempotency table; a DLQ only applies to asynchronous "
+    "invocations."
+)
+
+
+def acknowledge_findings(scope: IConstruct) -> list[str]:
+    """Acknowledge the expected cdk-nag findings of every ``IdempotentWorkflow`` in ``scope``.
+
+    Call it once, after building the app and before ``app.synth()``. Covers each workflow's
+    state machine role (X-Ray and log-delivery wildcards, versions of the functions it
+    invokes) and each Lambda function the workflow invokes (no DLQ under synchronous
+    invocation; X-Ray wildcard). Functions the workflow does not invoke are left alone.
+
+    Parameters
+    ----------
+    scope
+        The app, a stack or any construct containing workflows.
+
+    Returns
+    -------
+    list of str
+        The construct paths that received acknowledgments.
+    """
+    functions = {
+        (Stack.of(function), _logical_id(function)): function
+        for function in scope.node.find_all()
+        if isinstance(function, lambda_.Function)
+    }
+    acknowledged: list[str] = []
+    for workflow in scope.node.find_all():
+        if not isinstance(workflow, IdempotentWorkflow):
+            continue
+        statements = _statements(workflow.state_machine.role)
+        invoked = _invoked_function_ids(statements)
+        acks = [
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                reason=FUNCTION_VERSIONS_REASON,
+            )
+            for logical_id in invoked
+        ]
+        acknowledged += _acknowledge(workflow.state_machine.role, statements, acks)
+        for logical_id in invoked:
+            function = functions.get((Stack.of(workflow), logical_id))
+            if function is None:
+                continue
+            acknowledged += _acknowledge(function.role, _statements(function.role), [])
+            Validations.of(function.node.default_child).acknowledge(
+                Acknowledgment(id="Serverless::Serverless-LambdaDLQ", reason=DLQ_REASON)
+            )
+            acknowledged.append(function.node.default_child.node.path)
+    return acknowledged
+
+
+def _acknowledge(role: iam.IRole | None, statements: list[dict], extra: list) -> list[str]:
+    """Acknowledge ``extra`` and, if every wildcard action is unscoped by nature, IAM5 on *."""
+    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
+    if policy is None:
+        return []
+    acks = list(extra)
+    wildcard_actions = {
+        action
+        for statement in statements
+        if statement.get("Resource") == "*"
+        for action in _as_list(statement["Action"])
+    }
+    if wildcard_actions and wildcard_actions <= UNSCOPED_ACTIONS:
+        acks.append(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason=UNSCOPED_REASON
+            )
+        )
+    if not acks:
+        return []
+    Validations.of(policy.node.default_child).acknowledge(*acks)
+    return [policy.node.default_child.node.path]
+
+
+def _statements(role: iam.IRole | None) -> list[dict[str, Any]]:
+    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
+    if policy is None:
+        return []
+    return Stack.of(policy).resolve(policy.document.to_json()).get("Statement", [])
+
+
+def _invoked_function_ids(statements: list[dict[str, Any]]) -> list[str]:
+    """Logical ids of the functions whose ``ARN:*`` the statements allow to invoke."""
+    ids = []
+    for statement in statements:
+        if "lambda:InvokeFunction" not in _as_list(statement["Action"]):
+            continue
+        for resource in _as_list(statement["Resource"]):
+            parts = resource.get("Fn::Join", ["", []])[1] if isinstance(resource, dict) else []
+            if len(parts) == 2 and parts[1] == ":*" and "Fn::GetAtt" in parts[0]:
+                ids.append(parts[0]["Fn::GetAtt"][0])
+    return ids
+
+
+def _logical_id(function: lambda_.Function) -> str:
+    return Stack.of(function).resolve(function.node.default_child.logical_id)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
