@@ -22,10 +22,13 @@ _TO_JSON: Final = (
 
 # A number as text that tells every double apart: `$string` keeps 15 significant digits, so
 # 1 and 1.0000000000000002 would share a key; the remainder it drops is appended. Zero is
-# written "0" whatever its sign (JSON's -0 equals 0).
+# written "0" whatever its sign (JSON's -0 equals 0). Near the largest double, the rounded text
+# would overflow, so the number is first divided by 2^100, which is exact.
 _NUMBER: Final = (
-    "$numberText := function($n) { $n = 0 ? '0' : ($s := $string($n);"
-    " $rest := $n - $number($s); $rest = 0 ? $s : $s & '~' & $string($rest)) };"
+    "$numberText := function($n) { $n = 0 ? '0'"
+    f" : $abs($n) > 1e300 ? $numberText($n / {2**100}) & '*2^100'"
+    " : ($s := $string($n); $rest := $n - $number($s);"
+    " $rest = 0 ? $s : $s & '~' & $string($rest)) };"
 )
 
 # Canonical JSON: object keys sorted at every depth, so key order never changes a key.

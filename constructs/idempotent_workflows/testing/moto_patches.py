@@ -19,6 +19,7 @@ from unittest import mock
 
 import jsonata
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
@@ -39,6 +40,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
     iteration_worker,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_dynamodb,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
 )
@@ -50,7 +55,9 @@ from moto.stepfunctions.parser.asl.eval import states as states_module
 from moto.stepfunctions.parser.asl.eval import variable_store as variable_store_module
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend import execution_worker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 #: Step Functions' hash functions take at most this many characters.
 HASH_INPUT_LIMIT: Final = 10_000
@@ -274,6 +281,55 @@ def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
     return environment
 
 
+#: Longest execution input StartExecution accepts, in UTF-8 bytes.
+MAX_INPUT_BYTES: Final = 256 * 1024
+
+
+def _input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse an execution input over 256 KiB at StartExecution, as Step Functions does.
+
+    moto starts the execution and fails it only after its first state, which may already have
+    written to a table.
+    """
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if execution_input is not None and len(execution_input.encode()) > MAX_INPUT_BYTES:
+            raise ValidationException(
+                "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
+            )
+        return original(self, state_machine_arn, name, execution_input, *args, **kwargs)
+
+    return start_execution
+
+
+def _reused_clients(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Reuse one boto3 client per region and service (clients are thread-safe).
+
+    moto builds a new boto3 client for every Lambda and DynamoDB task, which costs more than
+    the call itself: most of an execution's time went to client construction.
+    """
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in clients:
+                clients[region, service] = original(
+                    region=region, service=service, state_credentials=state_credentials
+                )
+            return clients[region, service]
+
+    return client_for
+
+
 # One lock for every item operation: moto's conditional writes are not atomic across threads,
 # and concurrency results are only true when a condition and its write happen as one step.
 _ITEM_LOCK: Final = threading.RLock()
@@ -346,6 +402,15 @@ def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
                 _iso_start_time(worker._get_evaluation_environment),
             )
         )
+        start = StepFunctionsParserBackend.start_execution
+        patch(
+            mock.patch.object(
+                StepFunctionsParserBackend, "start_execution", _input_length_limit(start)
+            )
+        )
+        client_for = _reused_clients(boto_client.boto_client_for)
+        for module in (lambda_eval_utils, state_task_service_dynamodb):
+            patch(mock.patch.object(module, "boto_client_for", client_for))
         for name in _ITEM_OPERATIONS:
             patch(mock.patch.object(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name))))
         yield
