@@ -10,7 +10,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup run synth test snapshot-update clean
+.PHONY: setup run synth test snapshot-update clean bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -41,3 +41,6 @@ snapshot-update: setup
 clean:
 	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+bench: setup
+	$(PY) bench/benchmark.py

@@ -11,7 +11,7 @@ from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 from idempotent_workflows import add_example_stacks
-from idempotent_workflows.testing.template import Environment, resolve
+from idempotent_workflows.testing.template import state_machine_definitions
 
 pytest_plugins = ["idempotent_workflows.testing.pytest_plugin"]
 
@@ -33,20 +33,6 @@ def example_stacks() -> dict[str, Stack]:
 
 def template_json(stack: Stack) -> dict[str, Any]:
     return Template.from_stack(stack).to_json()
-
-
-def state_machine_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The ASL of each state machine in a template, tokens replaced by `<LogicalId>` names."""
-    resources = template["Resources"]
-    names = {logical_id: f"<{logical_id}>" for logical_id in resources}
-    env = Environment(
-        stack_name="<Stack>", region="<Region>", account="<Account>", refs=names, arns=names
-    )
-    return {
-        logical_id: json.loads(resolve(resource["Properties"]["DefinitionString"], env))
-        for logical_id, resource in resources.items()
-        if resource["Type"] == "AWS::StepFunctions::StateMachine"
-    }
 
 
 def only_definition(stack: Stack) -> dict[str, Any]:

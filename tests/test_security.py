@@ -12,10 +12,11 @@ from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
-from conftest import CONTEXT, ROOT, state_machine_definitions
+from conftest import CONTEXT, ROOT
 
 from idempotent_workflows import IdempotentWorkflow, acknowledge_findings, add_example_stacks
 from idempotent_workflows.security import UNSCOPED_ACTIONS
+from idempotent_workflows.testing.template import state_machine_definitions
 
 NODE_BIN = ROOT / "node_modules" / ".bin"
 

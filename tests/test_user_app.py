@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import new_app, state_machine_definitions
+from conftest import new_app
 from user_app.chargeback_app import build
+
+from idempotent_workflows.testing.template import state_machine_definitions
 
 
 def test_user_app_with_a_chargeback_route_synthesizes():

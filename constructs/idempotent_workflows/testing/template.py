@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,3 +113,21 @@ def _sub(argument: Any, env: Environment) -> str:
         return str(env.ref(name))
 
     return _SUB_VARIABLE.sub(replace, text)
+
+
+def state_machine_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ASL of each state machine in a template, by logical id.
+
+    Tokens become placeholders (``<LogicalId>``, ``<Region>``, ...), so the definition can be
+    read state by state or handed to a validator without deploying anything.
+    """
+    resources = template["Resources"]
+    names = {logical_id: f"<{logical_id}>" for logical_id in resources}
+    env = Environment(
+        stack_name="<Stack>", region="<Region>", account="<Account>", refs=names, arns=names
+    )
+    return {
+        logical_id: json.loads(resolve(resource["Properties"]["DefinitionString"], env))
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    }

@@ -1,0 +1,206 @@
+"""Benchmark: states, calls and cost per execution; synth time; local engine throughput.
+
+Run with ``make bench``. Prints one table and writes it to ``bench/results.json``. Times are
+medians of repeated runs on a shared machine: read the ratios, not the absolute seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from idempotent_workflows import add_example_stacks
+from idempotent_workflows.testing import DeployedStack, Execution, LocalEngine
+from idempotent_workflows.testing.template import state_machine_definitions
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+#: Step Functions Standard price per state transition (USD 0.025 per 1,000).
+PRICE_PER_TRANSITION = 0.025 / 1000
+SYNTH_RUNS = 5
+
+
+def _row(
+    workflow: str, scenario: str, execution: Execution, *, work: set[str], per_poll: bool = False
+) -> dict:
+    """One table row: what an execution entered and called, and its Standard price."""
+    states = execution.states_entered
+    if per_poll:  # one poll of a waiter: wait, read again, decide
+        polls = states.count("WaitForLock")
+        count = len(states[states.index("WaitForLock") : len(states) - 1]) / polls
+        calls = (execution.dynamodb_calls.count("getItem") - 1) / polls
+        lambdas, machinery = 0, count
+    else:
+        count, calls = len(states), len(execution.dynamodb_calls)
+        lambdas = execution.lambda_invocations
+        machinery = len([state for state in states if state not in work])
+    standard = workflow.endswith("Standard")
+    return {
+        "workflow": workflow,
+        "scenario": scenario,
+        "states": count,
+        "machinery_states": machinery,
+        "lambda_invocations": lambdas,
+        "dynamodb_calls": calls,
+        "usd_per_million": round(count * PRICE_PER_TRANSITION * 1e6, 2) if standard else None,
+    }
+
+
+def _scenarios(name: str, deployed: DeployedStack, work_states: set[str]) -> list[dict]:
+    if name.startswith("Transaction"):
+        work = deployed.function("Purchase")
+        first_input = {"TransactionType": "PURCHASE", "TransactionId": "b-1", "Amount": 5}
+        poll_input = {"TransactionType": "PURCHASE", "TransactionId": "b-2", "Amount": 5}
+        failing_input = {"TransactionType": "GIFT", "TransactionId": "b-3", "Amount": 5}
+    else:
+        work = deployed.function("RandomFailure")
+        work.environment["FAILURE_RATE"] = "0"
+        first_input, poll_input, failing_input = {"o": 1}, {"o": 2}, {"o": 3}
+    row = functools.partial(_row, name, work=work_states)
+    rows = [row("first run", deployed.run(first_input))]
+    rows.append(row("duplicate", deployed.run(first_input)))
+    work.latency = 0.3
+    started = [deployed.start(poll_input) for _ in range(2)]
+    waiter = max((e.wait() for e in started), key=lambda e: e.states_entered.count("WaitForLock"))
+    work.latency = 0.0
+    rows.append(row("one poll of a waiter", waiter, per_poll=True))
+    if not name.startswith("Transaction"):
+        work.environment["FAILURE_RATE"] = "1"
+    rows.append(row("failure", deployed.run(failing_input)))
+    return rows
+
+
+def cost_table() -> list[dict]:
+    """States, Lambda invocations and DynamoDB calls of each scenario, from the histories."""
+    app = App(context=json.loads((ROOT / "cdk.json").read_text())["context"])
+    stacks = add_example_stacks(app)
+    rows = []
+    with LocalEngine(wait_scale=0.01) as engine:
+        for stack in stacks:
+            (definition,) = state_machine_definitions(Template.from_stack(stack).to_json()).values()
+            work_states = set(definition["States"]["RunWork"]["Branches"][0]["States"])
+            rows += _scenarios(stack.stack_name, engine.deploy(stack), work_states)
+    return rows
+
+
+def _synth_seconds(app_command: str, outdir: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        ["cdk", "synth", "--quiet", "--app", app_command, "--output", outdir],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def synth_times() -> dict[str, Any]:
+    """Median synth time of app.py and of a bare app with as many empty stacks, alternated."""
+    python = sys.executable
+    ours, bare = [], []
+    with tempfile.TemporaryDirectory() as outdir:
+        for _ in range(SYNTH_RUNS):
+            ours.append(_synth_seconds(f"{python} app.py", outdir + "/ours"))
+            bare.append(_synth_seconds(f"{python} bench/bare_app.py", outdir + "/bare"))
+    app_median, bare_median = statistics.median(ours), statistics.median(bare)
+    return {
+        "runs": SYNTH_RUNS,
+        "app_median_s": round(app_median, 2),
+        "bare_median_s": round(bare_median, 2),
+        "ratio": round(app_median / bare_median, 2),
+    }
+
+
+def throughput() -> dict[str, Any]:
+    """Duplicate executions per second on the local engine, sequential and 8 callers."""
+    app = App(context=json.loads((ROOT / "cdk.json").read_text())["context"])
+    stack = add_example_stacks(app)[0]
+    results: dict[str, Any] = {}
+    with LocalEngine() as engine:
+        deployed = engine.deploy(stack)
+        deployed.function("RandomFailure").environment["FAILURE_RATE"] = "0"
+        deployed.run({"o": "dup"})
+        count = 40
+        started = time.perf_counter()
+        for _ in range(count):
+            assert deployed.run({"o": "dup"}).status == "SUCCEEDED"
+        results["sequential_per_s"] = round(count / (time.perf_counter() - started), 1)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: deployed.run({"o": "dup"}).status, range(count)))
+        assert statuses == ["SUCCEEDED"] * count
+        results["concurrent_8_per_s"] = round(count / (time.perf_counter() - started), 1)
+    return results
+
+
+def suite_seconds() -> float:
+    """Wall time of the whole test suite, run once."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return round(time.perf_counter() - started, 1)
+
+
+def main() -> None:
+    """Run every measurement, print the table and write bench/results.json."""
+    rows = cost_table()
+    synth = synth_times()
+    engine = throughput()
+    suite = suite_seconds()
+    header = (
+        f"{'workflow':<28}{'scenario':<22}{'states':>7}{'machinery':>11}{'lambda':>8}"
+        f"{'dynamodb':>10}{'USD/1M (Standard)':>19}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        cost = "-" if row["usd_per_million"] is None else f"{row['usd_per_million']:.2f}"
+        print(
+            f"{row['workflow']:<28}{row['scenario']:<22}{row['states']:>7g}"
+            f"{row['machinery_states']:>11g}{row['lambda_invocations']:>8g}"
+            f"{row['dynamodb_calls']:>10g}{cost:>19}"
+        )
+    print(
+        f"\nsynth (median of {synth['runs']}, alternated): app.py {synth['app_median_s']} s,"
+        f" bare app with the same number of empty stacks {synth['bare_median_s']} s,"
+        f" ratio {synth['ratio']}"
+    )
+    print(
+        f"local engine, duplicate executions per second: sequential {engine['sequential_per_s']},"
+        f" 8 concurrent callers {engine['concurrent_8_per_s']}"
+    )
+    print(f"whole test suite: {suite} s")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "executions": rows,
+                "synth": synth,
+                "engine": engine,
+                "suite_seconds": suite,
+                "cpus": os.cpu_count(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
