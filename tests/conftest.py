@@ -17,6 +17,13 @@ pytest_plugins = ["idempotent_workflows.testing.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+#: The stacks app.py synthesizes.
+EXAMPLE_STACKS = [
+    "IdempotentWorkflowStandard",
+    "IdempotentWorkflowExpress",
+    "TransactionStandard",
+    "TransactionExpress",
+]
 
 
 def new_app() -> App:

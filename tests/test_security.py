@@ -12,7 +12,7 @@ from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
-from conftest import CONTEXT, ROOT
+from conftest import CONTEXT, EXAMPLE_STACKS, ROOT
 
 from idempotent_workflows import IdempotentWorkflow, acknowledge_findings, add_example_stacks
 from idempotent_workflows.security import UNSCOPED_ACTIONS
@@ -43,12 +43,7 @@ def templates(assembly) -> dict[str, dict]:
 
 
 def test_nag_passes_with_acknowledgments(templates):
-    assert sorted(templates) == [
-        "IdempotentWorkflowExpress",
-        "IdempotentWorkflowStandard",
-        "TransactionExpress",
-        "TransactionStandard",
-    ]
+    assert sorted(templates) == sorted(EXAMPLE_STACKS)
 
 
 def test_nag_reports_every_finding_that_is_not_acknowledged(tmp_path):
@@ -136,12 +131,7 @@ def logical_ids(template: dict, kind: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "IdempotentWorkflowStandard",
-        "IdempotentWorkflowExpress",
-        "TransactionStandard",
-        "TransactionExpress",
-    ],
+    EXAMPLE_STACKS,
 )
 def test_state_machine_role_is_least_privilege(templates, name):
     template = templates[name]

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import template_json
+from conftest import EXAMPLE_STACKS, template_json
 from syrupy.extensions.json import JSONSnapshotExtension
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
@@ -24,12 +24,7 @@ def without_asset_hashes(template: dict) -> dict:
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "IdempotentWorkflowStandard",
-        "IdempotentWorkflowExpress",
-        "TransactionStandard",
-        "TransactionExpress",
-    ],
+    EXAMPLE_STACKS,
 )
 def test_template_snapshot(example_stacks, snapshot_json, name):
     assert without_asset_hashes(template_json(example_stacks[name])) == snapshot_json
