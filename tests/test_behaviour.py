@@ -190,6 +190,20 @@ def test_a_holder_that_lost_its_lock_does_not_overwrite_the_record(demo, local_e
     assert only_record(demo)["executionstatus"] == RecordStatus.IN_PROGRESS
 
 
+def test_a_result_that_cannot_be_stored_fails_by_name(demo, local_engine):
+    """The table becomes unwritable while the work runs: the work's success is not claimed."""
+    demo.function("RandomFailure").latency = 0.5
+    execution = demo.start({"order": 7})
+    deadline = time.time() + 10
+    while not demo.items() and time.time() < deadline:
+        time.sleep(0.01)
+    local_engine.dynamodb.delete_table(TableName=demo.table())
+    assert execution.wait().status == "FAILED"
+    assert execution.error == "Idempotency.ResultNotStored"
+    assert "could not be stored" in execution.cause
+    assert "ResourceNotFoundException" in execution.cause
+
+
 # -- keys ----------------------------------------------------------------------------------
 
 
