@@ -212,6 +212,14 @@ class LocalEngine:
     region
         The region of the local AWS. Default ``"us-east-1"``.
 
+    Attributes
+    ----------
+    wait_scale : float
+        May be changed between executions, for example to let slow work span several polls.
+    sfn, dynamodb
+        boto3 clients of the local AWS (inside the ``with`` block), to arrange or inspect state
+        that the API above does not cover.
+
     Examples
     --------
     >>> with LocalEngine() as engine:                                    # doctest: +SKIP
