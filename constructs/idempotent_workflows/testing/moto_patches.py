@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,7 +34,6 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
-from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as intrinsic_jsonata
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     iteration_worker,
 )
@@ -51,10 +49,7 @@ from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
-from moto.stepfunctions.parser.asl.eval import states as states_module
-from moto.stepfunctions.parser.asl.eval import variable_store as variable_store_module
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend import execution_worker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -111,16 +106,14 @@ def _compile(expression: str) -> jsonata.Jsonata:
     return compiled
 
 
-def evaluate_jsonata(expression: str, bindings: dict[str, Any] | None = None) -> Any:
+def evaluate_jsonata(expression: str, bindings: dict[str, Any]) -> Any:
     """Evaluate a JSONata expression with jsonata-python and Step Functions' functions.
 
-    With ``bindings`` (variables by name, without ``$``), the parsed expression is kept for
+    ``bindings`` holds the variables by name, without ``$``. The parsed expression is kept for
     the next evaluation in this thread: a state machine has a fixed set of expressions.
     """
+    cache = _COMPILED.__dict__.setdefault("cache", {})
     try:
-        if bindings is None:
-            return _compile(expression).evaluate(None)
-        cache = _COMPILED.__dict__.setdefault("cache", {})
         if expression not in cache:
             cache[expression] = _compile(expression)
         return cache[expression].evaluate(None, bindings)
@@ -147,12 +140,15 @@ def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException
 
 
 def _evaluate_with_bindings(self: Any, env: Any) -> None:
-    """Evaluate a state's ``{% %}`` expression with ``$states`` and variables as bindings.
+    """Evaluate a JSONata expression or variable sample with ``$states`` and variables bound.
 
-    moto writes every variable and ``$states`` into the expression text as JSON literals and
-    re-parses it on each evaluation (and twice more to validate the result); binding them
-    instead parses each expression once. A failure is States.QueryEvaluationError, which a
-    Catch can handle.
+    moto writes every variable and ``$states`` into the expression text as JSON literals
+    (strings unescaped) and hands the text to an evaluator hook it leaves empty; it finds the
+    ``$states`` parts to write with a pattern that reads any ``/`` as a regex, so after a
+    division ``$states.input`` went missing. Binding the values instead needs no text
+    surgery, and each expression is parsed once. A failure is States.QueryEvaluationError,
+    which a Catch can handle. Not reproduced: Step Functions' error for an expression that
+    evaluates to nothing (jsonata-python returns None for both nothing and null).
     """
     store = env.variable_store
     bindings = {**store._outer_scope, **store._inner_scope, "states": env.states._states_data}
@@ -160,61 +156,6 @@ def _evaluate_with_bindings(self: Any, env: Any) -> None:
         env.stack.append(evaluate_jsonata(self.expression, bindings))
     except JSONataEvaluationError as error:
         raise _query_evaluation_error(env, error) from None
-
-
-def _encode_declarations(bindings: dict[str, Any]) -> str:
-    """Moto quotes string variables without escaping them; encode every value as JSON."""
-    return "".join(
-        f"{name}:={json.dumps(value, separators=(',', ':'), default=str)};"
-        for name, value in bindings.items()
-    )
-
-
-# What may stand before a JSONata regex literal: an operator or an opening bracket, never an
-# operand. After an operand, "/" divides.
-_OPERAND_END: Final = re.compile(r"[A-Za-z0-9_$`)\]}\"']\s*$")
-_REFERENCE: Final = re.compile(r"\$\$|\$[A-Za-z0-9_$]+(?:\.[A-Za-z0-9_][A-Za-z0-9_$]*)*|\$")
-
-
-def variable_references(expression: str) -> set[str]:
-    """The ``$variable.path`` references of a JSONata expression, outside strings and regexes.
-
-    moto's pattern reads every ``/`` as the start of a regex literal, so ``$a / 1000`` hides
-    the references up to the next ``/``. This scanner tells division from a regex literal by
-    what precedes the slash.
-    """
-    references: set[str] = set()
-    code: list[str] = []
-    index = 0
-    while index < len(expression):
-        char = expression[index]
-        is_regex = char == "/" and not _OPERAND_END.search("".join(code[-80:]))
-        if char in "\"'`" or is_regex:
-            end = index + 1
-            while end < len(expression) and expression[end] != char:
-                end += 2 if expression[end] == "\\" else 1
-            code.append(char + char if char != "/" else "0")  # an operand placeholder
-            index = end + 1
-            continue
-        code.append(char)
-        index += 1
-    for reference in _REFERENCE.findall("".join(code)):
-        if reference in {"$", "$$"}:
-            raise moto_jsonata.IllegalJSONataVariableReference(variable_reference=reference)
-        references.add(reference)
-    return references
-
-
-def _evaluate_or_fail(original: Callable[..., None]) -> Callable[..., None]:
-    """Turn a failed evaluation into States.QueryEvaluationError, which Catch can handle."""
-
-    def eval_body(self: Any, env: Any) -> None:
-        try:
-            original(self, env)
-        except JSONataEvaluationError as error:
-            raise _query_evaluation_error(env, error) from None
-
-    return eval_body
 
 
 def _keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -363,32 +304,8 @@ def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
     """
     with contextlib.ExitStack() as stack:
         patch = stack.enter_context
-        patch(mock.patch.object(moto_jsonata, "_eval_jsonata", evaluate_jsonata))
-        for module in (moto_jsonata, string_expression):
-            patch(
-                mock.patch.object(
-                    module, "extract_jsonata_variable_references", variable_references
-                )
-            )
-        patch(
-            mock.patch.dict(
-                intrinsic_jsonata._DECLARATION_BY_VARIABLE_REFERENCE,
-                {f"${name}": "" for name in _NATIVE_FUNCTIONS},
-            )
-        )
-        for module in (states_module, variable_store_module):
-            patch(
-                mock.patch.object(
-                    module, "encode_jsonata_variable_declarations", _encode_declarations
-                )
-            )
-        patch(
-            mock.patch.object(
-                string_expression.StringJSONata, "_eval_body", _evaluate_with_bindings
-            )
-        )
-        sample = string_expression.StringVariableSample
-        patch(mock.patch.object(sample, "_eval_body", _evaluate_or_fail(sample._eval_body)))
+        for evaluated in (string_expression.StringJSONata, string_expression.StringVariableSample):
+            patch(mock.patch.object(evaluated, "_eval_body", _evaluate_with_bindings))
         for cls in _service_tasks_with_own_errors():
             patch(mock.patch.object(cls, "_from_error", _keep_failure_events(cls._from_error)))
         for module in (branches_decl, iteration_worker, state_fail):
