@@ -23,7 +23,7 @@ from aws_cdk.assertions import Template
 
 from idempotent_workflows import IdempotencyKey, IdempotentWorkflowStack, add_example_stacks
 from idempotent_workflows.testing import DeployedStack, Execution, LocalEngine
-from idempotent_workflows.testing.template import state_machine_definitions
+from idempotent_workflows.testing.template import state_machine_definitions, work_branch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
@@ -99,7 +99,7 @@ def cost_table() -> list[dict]:
     with LocalEngine(wait_scale=0.01) as engine:
         for stack in stacks:
             (definition,) = state_machine_definitions(Template.from_stack(stack).to_json()).values()
-            work_states = set(definition["States"]["RunWork"]["Branches"][0]["States"])
+            work_states = set(work_branch(definition)["States"])
             rows += _scenarios(stack.stack_name, engine.deploy(stack), work_states)
     return rows
 

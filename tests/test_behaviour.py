@@ -11,6 +11,7 @@ from conftest import new_app, only_definition
 
 from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, IdempotentWorkflowStack
 from idempotent_workflows.protocol import RecordStatus
+from idempotent_workflows.testing.template import work_branch
 
 TYPES = {"Standard": sfn.StateMachineType.STANDARD, "Express": sfn.StateMachineType.EXPRESS}
 DEMO_OUTPUT = {
@@ -303,14 +304,10 @@ def test_an_unknown_type_ends_in_the_routers_named_failure(transactions):
 # -- budget --------------------------------------------------------------------------------
 
 
-def branch_states(definition: dict) -> set[str]:
-    return set(definition["States"]["RunWork"]["Branches"][0]["States"])
-
-
 @pytest.mark.parametrize("name", ["IdempotentWorkflowStandard", "IdempotentWorkflowExpress"])
 def test_state_budget(example_stacks, local_engine, name):
     stack = example_stacks[name]
-    work = branch_states(only_definition(stack))
+    work = set(work_branch(only_definition(stack))["States"])
     deployed = local_engine.deploy(stack)
     deployed.function("RandomFailure").environment["FAILURE_RATE"] = "0"
     local_engine.wait_scale = 0.01  # a 10 s poll takes 100 ms

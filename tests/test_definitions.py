@@ -21,18 +21,15 @@ from idempotent_workflows import (
     protocol,
 )
 from idempotent_workflows.functions import PYTHON_RUNTIME
+from idempotent_workflows.testing.template import work_branch
 
 DYNAMODB = "arn:aws:states:::dynamodb:"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 
-def machinery(definition: dict) -> dict:
-    """Every state outside the work's Parallel branch."""
-    return definition["States"]
-
-
 def tasks_outside_work(definition: dict) -> list[str]:
-    return [state.get("Resource", "") for state in machinery(definition).values()]
+    """Resources of the top-level states; the work's states are nested in RunWork."""
+    return [state.get("Resource", "") for state in definition["States"].values()]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +38,7 @@ def tasks_outside_work(definition: dict) -> list[str]:
 )
 def test_protocol_states(example_stacks, name):
     definition = only_definition(example_stacks[name])
-    states = machinery(definition)
+    states = definition["States"]
     assert definition["QueryLanguage"] == "JSONata"
     assert definition["StartAt"] == "AcquireLock"
 
@@ -110,9 +107,7 @@ def test_protocol_states(example_stacks, name):
 
 
 def test_demo_work_is_four_steps_and_the_random_failure(example_stacks):
-    branch = machinery(only_definition(example_stacks["IdempotentWorkflowStandard"]))["RunWork"][
-        "Branches"
-    ][0]
+    branch = work_branch(only_definition(example_stacks["IdempotentWorkflowStandard"]))
     assert branch["StartAt"] == "Step1"
     order, state = [], "Step1"
     while state:
@@ -123,9 +118,7 @@ def test_demo_work_is_four_steps_and_the_random_failure(example_stacks):
 
 
 def test_router_states(example_stacks):
-    branch = machinery(only_definition(example_stacks["TransactionStandard"]))["RunWork"][
-        "Branches"
-    ][0]
+    branch = work_branch(only_definition(example_stacks["TransactionStandard"]))
     states = branch["States"]
     assert branch["StartAt"] == "RouteByTransactionType"
     choice = states["RouteByTransactionType"]
@@ -206,7 +199,7 @@ def test_jmespath_mode_is_the_only_one_with_a_lambda_in_the_machinery():
     stack = IdempotentWorkflowStack(new_app(), "Jmespath", key=IdempotencyKey.from_input_jmespath())
     definition = only_definition(stack)
     assert definition["StartAt"] == "ComputeKey"
-    compute = machinery(definition)["ComputeKey"]
+    compute = definition["States"]["ComputeKey"]
     assert compute["Resource"] == LAMBDA_INVOKE
     assert compute["Next"] == "AcquireLock"
     assert compute["Catch"][0]["Next"] == "InvalidKey"
@@ -245,7 +238,7 @@ def test_every_workflow_prop_at_a_non_default_value():
             "LoggingConfiguration": Match.object_like({"Level": "ERROR"}),
         },
     )
-    states = machinery(only_definition(stack))
+    states = only_definition(stack)["States"]
     acquire = states["AcquireLock"]["Arguments"]
     assert acquire["TableName"] == "existing-records"
     key = acquire["Key"]["id"]["S"]

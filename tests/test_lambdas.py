@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 from conftest import ROOT
 
+from idempotent_workflows.testing.lambda_runtime import import_isolated
+
 
 def load(folder: str, module: str):
-    path = ROOT / "lambdas" / folder
-    sys.path.insert(0, str(path))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            f"test_{folder}_{module}", path / f"{module}.py"
-        )
-        loaded = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)
-        return loaded
-    finally:
-        sys.path.remove(str(path))
+    """A handler module imported as Lambda imports it, from its own folder."""
+    return import_isolated(ROOT / "lambdas" / folder, module)
 
 
 purchase = load("transactions", "purchase")

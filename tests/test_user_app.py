@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import new_app
 from user_app.chargeback_app import build
 
-from idempotent_workflows.testing.template import state_machine_definitions
+from idempotent_workflows.testing.template import state_machine_definitions, work_branch
 
 
 def test_user_app_with_a_chargeback_route_synthesizes():
@@ -16,9 +16,9 @@ def test_user_app_with_a_chargeback_route_synthesizes():
     definitions = state_machine_definitions(template)
     assert len(definitions) == 2
     routers = [
-        d["States"]["RunWork"]["Branches"][0]["States"]
+        work_branch(d)["States"]
         for d in definitions.values()
-        if "RouteByTransactionType" in d["States"]["RunWork"]["Branches"][0]["States"]
+        if "RouteByTransactionType" in work_branch(d)["States"]
     ]
     (router,) = routers
     choices = router["RouteByTransactionType"]["Choices"]

@@ -91,11 +91,11 @@ class LocalFunction:
     def _load(self) -> Any:
         if self._entry is None:
             module_name, function_name = self.handler.rsplit(".", 1)
-            self._entry = getattr(_import_isolated(self.code_dir, module_name), function_name)
+            self._entry = getattr(import_isolated(self.code_dir, module_name), function_name)
         return self._entry
 
 
-def _import_isolated(folder: Path, module_name: str) -> ModuleType:
+def import_isolated(folder: Path, module_name: str) -> ModuleType:
     """Import ``folder/module_name.py`` as Lambda would, without leaving its modules behind.
 
     Handlers of different functions often share module names (``handler``); each function's

@@ -131,3 +131,8 @@ def state_machine_definitions(template: dict[str, Any]) -> dict[str, dict[str, A
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::StepFunctions::StateMachine"
     }
+
+
+def work_branch(definition: dict[str, Any]) -> dict[str, Any]:
+    """The branch of an idempotent workflow's definition that runs the wrapped work."""
+    return definition["States"]["RunWork"]["Branches"][0]
