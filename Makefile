@@ -4,20 +4,31 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The pinned CDK CLI and Node 22 from package.json come first on PATH, ahead of the machine's Node.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
-# No AWS account is ever needed: these keep boto3 and the CDK CLI from looking for one.
-export AWS_DEFAULT_REGION ?= us-east-1
+# Hermetic: no AWS account is ever needed, and the user's AWS settings (profile, config and
+# credentials files, endpoint, keys, region) are never read, so nothing can reach AWS.
+unexport AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+unexport AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ENDPOINT_URL AWS_REGION AWS_CA_BUNDLE
+unexport AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONTAINER_CREDENTIALS_FULL_URI
+unexport AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+unexport $(filter AWS_ENDPOINT_URL_%,$(.VARIABLES))
+export AWS_CONFIG_FILE := /dev/null
+export AWS_SHARED_CREDENTIALS_FILE := /dev/null
+export AWS_DEFAULT_REGION := us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
+# Property tests: derandomized in `make test` (CI); `make fuzz` explores.
+export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup run synth test snapshot-update clean bench
+.PHONY: setup run synth test typecheck snapshot-update clean bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
 # Set-up is a no-op while the pinned files are unchanged (make compares the stamps' times).
-$(VENV)/.installed: pyproject.toml
+# Exact versions come from constraints.txt; the library itself declares compatible ranges.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -28,18 +39,22 @@ synth: setup
 	cdk synth --quiet
 
 run: synth
-	$(PY) -m idempotent_workflows.demo cdk.out
+	$(PY) -m idempotent_workflows.examples.demo cdk.out
 
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest
+
+typecheck: setup
+	$(PY) -m mypy
 
 snapshot-update: setup
 	$(PY) -m pytest tests/test_snapshots.py --snapshot-update
 
 clean:
-	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 bench: setup

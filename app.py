@@ -9,7 +9,8 @@ finding that is not acknowledged (see README, Security).
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from idempotent_workflows import acknowledge_findings, add_example_stacks
+from idempotent_workflows import acknowledge_findings
+from idempotent_workflows.examples import add_example_stacks
 
 app = App()
 Validations.of(app).add_plugins(AwsSolutionsChecks(), ServerlessChecks())

@@ -2,7 +2,7 @@
 
 from aws_cdk import App, Stack
 
-from idempotent_workflows.example_stacks import workflow_types
+from idempotent_workflows.examples import workflow_types
 
 app = App()
 for index in range(2 * len(workflow_types(app))):

@@ -21,7 +21,9 @@ from typing import Any
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from idempotent_workflows import IdempotencyKey, IdempotentWorkflowStack, add_example_stacks
+from idempotent_workflows import IdempotencyKey
+from idempotent_workflows import ProtocolState as S
+from idempotent_workflows.examples import IdempotentWorkflowStack, add_example_stacks
 from idempotent_workflows.testing import DeployedStack, Execution, LocalEngine
 from idempotent_workflows.testing.template import state_machine_definitions, work_branch
 
@@ -38,8 +40,8 @@ def _row(
     """One table row: what an execution entered and called, and its Standard price."""
     states = execution.states_entered
     if per_poll:  # one poll of a waiter: wait, read again, decide
-        polls = states.count("WaitForLock")
-        count = len(states[states.index("WaitForLock") : len(states) - 1]) / polls
+        polls = states.count(S.WAIT_FOR_LOCK)
+        count = len(states[states.index(S.WAIT_FOR_LOCK) : len(states) - 1]) / polls
         calls = (execution.dynamodb_calls.count("getItem") - 1) / polls
         lambdas, machinery = 0, count
     else:
@@ -75,7 +77,7 @@ def _scenarios(name: str, deployed: DeployedStack, work_states: set[str]) -> lis
     rows.append(row("duplicate", deployed.run(first_input)))
     work.latency = 0.3
     started = [deployed.start(poll_input) for _ in range(2)]
-    waiter = max((e.wait() for e in started), key=lambda e: e.states_entered.count("WaitForLock"))
+    waiter = max((e.wait() for e in started), key=lambda e: e.states_entered.count(S.WAIT_FOR_LOCK))
     work.latency = 0.0
     rows.append(row("one poll of a waiter", waiter, per_poll=True))
     if not name.startswith("Transaction"):

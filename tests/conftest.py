@@ -10,10 +10,8 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
-from idempotent_workflows import add_example_stacks
+from idempotent_workflows.examples import add_example_stacks
 from idempotent_workflows.testing.template import state_machine_definitions
-
-pytest_plugins = ["idempotent_workflows.testing.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]

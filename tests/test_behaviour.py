@@ -9,8 +9,9 @@ from aws_cdk import Stack
 from aws_cdk import aws_stepfunctions as sfn
 from conftest import new_app, only_definition
 
-from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, IdempotentWorkflowStack
-from idempotent_workflows.protocol import RecordStatus
+from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, RecordStatus
+from idempotent_workflows import ProtocolState as S
+from idempotent_workflows.examples import IdempotentWorkflowStack
 from idempotent_workflows.testing.template import work_branch
 
 TYPES = {"Standard": sfn.StateMachineType.STANDARD, "Express": sfn.StateMachineType.EXPRESS}
@@ -93,10 +94,10 @@ def test_duplicate_returns_the_stored_output_without_running_the_work(demo):
 def test_key_order_does_not_make_a_new_key(demo):
     demo.run({"a": 1, "b": {"x": [1, 2], "y": None}})
     reordered = demo.run({"b": {"y": None, "x": [1, 2]}, "a": 1})
-    assert reordered.states_entered[-1] == "ReturnStoredResult"
+    assert reordered.states_entered[-1] == S.RETURN_STORED_RESULT
     assert random_failure_runs(demo) == 1
     different = demo.run({"b": {"y": None, "x": [2, 1]}, "a": 1})
-    assert "RunWork" in different.states_entered
+    assert S.RUN_WORK in different.states_entered
     assert random_failure_runs(demo) == 2
 
 
@@ -109,11 +110,11 @@ def test_concurrent_duplicates_run_the_work_once(demo, local_engine):
     assert [e.status for e in executions] == ["SUCCEEDED"] * 20
     assert all(e.output == DEMO_OUTPUT for e in executions)
     assert random_failure_runs(demo) == 1
-    holders = [e for e in executions if "RunWork" in e.states_entered]
+    holders = [e for e in executions if S.RUN_WORK in e.states_entered]
     assert len(holders) == 1
     waiters = [e for e in executions if e is not holders[0]]
-    assert all(e.states_entered.count("WaitForLock") >= 1 for e in waiters)
-    assert all(e.states_entered[-1] == "ReturnStoredResult" for e in waiters)
+    assert all(e.states_entered.count(S.WAIT_FOR_LOCK) >= 1 for e in waiters)
+    assert all(e.states_entered[-1] == S.RETURN_STORED_RESULT for e in waiters)
     assert only_record(demo)["execution"] == holders[0].arn
 
 
@@ -166,7 +167,7 @@ def test_a_live_holder_makes_waiters_time_out_after_the_poll_bound(demo, local_e
     assert waiter.error == "Idempotency.LockWaitTimeout"
     assert "arn:alive still holds the lock" in waiter.cause
     max_polls = 90 if "Standard" in demo.name else 24
-    assert waiter.states_entered.count("WaitForLock") == max_polls
+    assert waiter.states_entered.count(S.WAIT_FOR_LOCK) == max_polls
     assert random_failure_runs(demo) == 1
 
 
@@ -174,7 +175,7 @@ def test_an_expired_success_is_treated_as_absent(demo, local_engine):
     demo.run({"order": 5})
     set_record(local_engine, demo, ttl=int(time.time()) - 1)
     again = demo.run({"order": 5})
-    assert "RunWork" in again.states_entered
+    assert S.RUN_WORK in again.states_entered
     assert random_failure_runs(demo) == 2
     assert only_record(demo)["ttl"] > time.time() + 86000
 
@@ -241,9 +242,9 @@ def test_input_carried_jmespath_key(special_stacks, local_engine, workflow_type)
     second = deployed.run({**expression, "customer": "c", "order": {"id": 1}, "at": "10:05"})
     assert first.status == second.status == "SUCCEEDED"
     assert second.output == first.output == DEMO_OUTPUT
-    assert second.states_entered[-1] == "ReturnStoredResult"
+    assert second.states_entered[-1] == S.RETURN_STORED_RESULT
     assert deployed.function("RandomFailure").invocations == 1
-    assert deployed.function("WorkflowKeyFunction").invocations == 2
+    assert deployed.function("WorkflowProtocolKeyFunction").invocations == 2
 
     nothing = deployed.run({"idempotencyKeyJmespath": "missing.field", "customer": "c"})
     assert nothing.status == "FAILED"
@@ -315,14 +316,14 @@ def test_state_budget(example_stacks, local_engine, name):
 
     started = [deployed.start({"budget": 1}) for _ in range(2)]
     first, waiter = sorted(
-        (e.wait() for e in started), key=lambda e: "RunWork" not in e.states_entered
+        (e.wait() for e in started), key=lambda e: S.RUN_WORK not in e.states_entered
     )
     duplicate = deployed.run({"budget": 1})
 
     machinery = [s for s in first.states_entered if s not in work]
     assert len(machinery) <= 3, machinery
     assert len(duplicate.states_entered) <= 4, duplicate.states_entered
-    polls = waiter.states_entered.count("WaitForLock")
+    polls = waiter.states_entered.count(S.WAIT_FOR_LOCK)
     assert polls >= 2
-    loop = waiter.states_entered[waiter.states_entered.index("WaitForLock") :]
+    loop = waiter.states_entered[waiter.states_entered.index(S.WAIT_FOR_LOCK) :]
     assert len(loop) - 1 <= 3 * polls, loop  # the loop ends in the final return

@@ -15,11 +15,13 @@ from idempotent_workflows import (
     IdempotencyKey,
     IdempotencyTable,
     IdempotentWorkflow,
-    IdempotentWorkflowStack,
     TransactionRouter,
-    TransactionStack,
-    protocol,
+    record,
 )
+from idempotent_workflows import (
+    ProtocolState as S,
+)
+from idempotent_workflows.examples import IdempotentWorkflowStack, TransactionStack
 from idempotent_workflows.functions import PYTHON_RUNTIME
 from idempotent_workflows.testing.template import work_branch
 
@@ -40,21 +42,21 @@ def test_protocol_states(example_stacks, name):
     definition = only_definition(example_stacks[name])
     states = definition["States"]
     assert definition["QueryLanguage"] == "JSONata"
-    assert definition["StartAt"] == "AcquireLock"
+    assert definition["StartAt"] == S.ACQUIRE_LOCK
 
-    acquire = states["AcquireLock"]
+    acquire = states[S.ACQUIRE_LOCK]
     assert acquire["Resource"] == DYNAMODB + "updateItem"
-    assert acquire["Arguments"]["ConditionExpression"] == protocol.ACQUIRE_CONDITION
-    assert acquire["Arguments"]["UpdateExpression"] == protocol.ACQUIRE_UPDATE
-    assert acquire["Next"] == "RunWork"
+    assert acquire["Arguments"]["ConditionExpression"] == record.ACQUIRE_CONDITION
+    assert acquire["Arguments"]["UpdateExpression"] == record.ACQUIRE_UPDATE
+    assert acquire["Next"] == S.RUN_WORK
     assert [(c["ErrorEquals"], c["Next"]) for c in acquire["Catch"]] == [
-        (["DynamoDB.ConditionalCheckFailedException"], "ReadRecord"),
-        (["States.QueryEvaluationError"], "InvalidKey"),
+        (["DynamoDB.ConditionalCheckFailedException"], S.READ_RECORD),
+        (["States.QueryEvaluationError"], S.INVALID_KEY),
     ]
     # DynamoDB rejects unused placeholders: each call carries only its own.
-    for state_name in ("AcquireLock", "StoreResult", "RecordFailure"):
+    for state_name in (S.ACQUIRE_LOCK, S.STORE_RESULT, S.RECORD_FAILURE):
         arguments = states[state_name]["Arguments"]
-        used = protocol.placeholders(
+        used = record.placeholders(
             [arguments["UpdateExpression"], arguments["ConditionExpression"]]
         )
         assert (
@@ -62,46 +64,46 @@ def test_protocol_states(example_stacks, name):
             == used
         )
 
-    run_work = states["RunWork"]
+    run_work = states[S.RUN_WORK]
     assert run_work["Type"] == "Parallel" and len(run_work["Branches"]) == 1
-    assert run_work["Next"] == "StoreResult"
+    assert run_work["Next"] == S.STORE_RESULT
     assert [(c["ErrorEquals"], c["Next"]) for c in run_work["Catch"]] == [
-        (["States.DataLimitExceeded"], "RecordFailure"),
-        (["States.ALL"], "RecordFailure"),
+        (["States.DataLimitExceeded"], S.RECORD_FAILURE),
+        (["States.ALL"], S.RECORD_FAILURE),
     ]
 
-    store = states["StoreResult"]
-    assert store["Arguments"]["ConditionExpression"] == protocol.OWNS_LOCK
-    assert store["Arguments"]["UpdateExpression"] == protocol.SUCCEED_UPDATE
+    store = states[S.STORE_RESULT]
+    assert store["Arguments"]["ConditionExpression"] == record.OWNS_LOCK
+    assert store["Arguments"]["UpdateExpression"] == record.SUCCEED_UPDATE
     assert store["End"] is True
     assert store["Catch"][0] == {
         "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
-        "Next": "LockLost",
+        "Next": S.LOCK_LOST,
     }
-    assert states["RecordFailure"]["Arguments"]["ConditionExpression"] == protocol.OWNS_LOCK
-    assert states["RecordFailure"]["Next"] == "FailWithWorkError"
+    assert states[S.RECORD_FAILURE]["Arguments"]["ConditionExpression"] == record.OWNS_LOCK
+    assert states[S.RECORD_FAILURE]["Next"] == S.FAIL_WITH_WORK_ERROR
 
-    read = states["ReadRecord"]
+    read = states[S.READ_RECORD]
     assert read["Resource"] == DYNAMODB + "getItem"
     assert read["Arguments"]["ConsistentRead"] is True
-    assert read["Next"] == "CheckRecord"
-    check = states["CheckRecord"]
+    assert read["Next"] == S.CHECK_RECORD
+    check = states[S.CHECK_RECORD]
     assert [choice["Next"] for choice in check["Choices"]] == [
-        "ReturnStoredResult",
-        "LockWaitTimeout",
-        "WaitForLock",
+        S.RETURN_STORED_RESULT,
+        S.LOCK_WAIT_TIMEOUT,
+        S.WAIT_FOR_LOCK,
     ]
-    assert check["Default"] == "AcquireLock"
-    assert states["WaitForLock"] == {
+    assert check["Default"] == S.ACQUIRE_LOCK
+    assert states[S.WAIT_FOR_LOCK] == {
         "Type": "Wait",
         "Seconds": 10,
         "Assign": {"idemPolls": "{% $idemPolls + 1 %}"},
-        "Next": "ReadRecord",
+        "Next": S.READ_RECORD,
     }
-    assert states["ReturnStoredResult"]["End"] is True
-    assert states["LockWaitTimeout"]["Error"] == "Idempotency.LockWaitTimeout"
-    assert states["LockLost"]["Error"] == "Idempotency.LockLost"
-    assert states["InvalidKey"]["Error"] == "Idempotency.InvalidKey"
+    assert states[S.RETURN_STORED_RESULT]["End"] is True
+    assert states[S.LOCK_WAIT_TIMEOUT]["Error"] == "Idempotency.LockWaitTimeout"
+    assert states[S.LOCK_LOST]["Error"] == "Idempotency.LockLost"
+    assert states[S.INVALID_KEY]["Error"] == "Idempotency.InvalidKey"
     # Outside the work, the machinery invokes no Lambda function.
     assert not [r for r in tasks_outside_work(definition) if "lambda" in r]
 
@@ -198,11 +200,11 @@ def test_table_and_functions(example_stacks):
 def test_jmespath_mode_is_the_only_one_with_a_lambda_in_the_machinery():
     stack = IdempotentWorkflowStack(new_app(), "Jmespath", key=IdempotencyKey.from_input_jmespath())
     definition = only_definition(stack)
-    assert definition["StartAt"] == "ComputeKey"
-    compute = definition["States"]["ComputeKey"]
+    assert definition["StartAt"] == S.COMPUTE_KEY
+    compute = definition["States"][S.COMPUTE_KEY]
     assert compute["Resource"] == LAMBDA_INVOKE
-    assert compute["Next"] == "AcquireLock"
-    assert compute["Catch"][0]["Next"] == "InvalidKey"
+    assert compute["Next"] == S.ACQUIRE_LOCK
+    assert compute["Catch"][0]["Next"] == S.INVALID_KEY
 
 
 def test_every_workflow_prop_at_a_non_default_value():
@@ -239,7 +241,7 @@ def test_every_workflow_prop_at_a_non_default_value():
         },
     )
     states = only_definition(stack)["States"]
-    acquire = states["AcquireLock"]["Arguments"]
+    acquire = states[S.ACQUIRE_LOCK]["Arguments"]
     assert acquire["TableName"] == "existing-records"
     key = acquire["Key"]["id"]["S"]
     assert '"orders-v2#"' in key
@@ -247,8 +249,8 @@ def test_every_workflow_prop_at_a_non_default_value():
     values = acquire["ExpressionAttributeValues"]
     assert values[":lease"]["N"].endswith("+ 180) %}")
     assert values[":ttl"]["N"].endswith("+ 7200) %}")
-    assert states["WaitForLock"]["Seconds"] == 5
-    assert "$idemPolls >= 7" in states["CheckRecord"]["Choices"][1]["Condition"]
+    assert states[S.WAIT_FOR_LOCK]["Seconds"] == 5
+    assert "$idemPolls >= 7" in states[S.CHECK_RECORD]["Choices"][1]["Condition"]
     assert workflow.table is table
     Annotations.from_stack(stack).has_warning(
         "/Props/Workflow", Match.string_like_regexp("Express executions keep no history")

@@ -12,7 +12,9 @@ from conftest import new_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from idempotent_workflows import IdempotentWorkflow, RecordStatus, TransactionStack
+from idempotent_workflows import IdempotentWorkflow, RecordStatus
+from idempotent_workflows import ProtocolState as S
+from idempotent_workflows.examples import TransactionStack
 from idempotent_workflows.testing import LocalEngine
 
 EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -67,7 +69,7 @@ def keyed():
 
 def ran_work(execution) -> bool:
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    return "RunWork" in execution.states_entered
+    return S.RUN_WORK in execution.states_entered
 
 
 @EXAMPLES

@@ -14,7 +14,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from conftest import CONTEXT, EXAMPLE_STACKS, ROOT
 
-from idempotent_workflows import IdempotentWorkflow, acknowledge_findings, add_example_stacks
+from idempotent_workflows import IdempotentWorkflow, acknowledge_findings
+from idempotent_workflows.examples import add_example_stacks
 from idempotent_workflows.security import UNSCOPED_ACTIONS
 from idempotent_workflows.testing.template import state_machine_definitions
 

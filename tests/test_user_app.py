@@ -5,6 +5,7 @@ from __future__ import annotations
 from conftest import new_app
 from user_app.chargeback_app import build
 
+from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.testing.template import state_machine_definitions, work_branch
 
 
@@ -28,6 +29,8 @@ def test_user_app_with_a_chargeback_route_synthesizes():
     )
     assert stack.router.transaction_types == ["PURCHASE", "REFUND", "CHARGEBACK"]
     # Two workflows in one stack keep their keys apart by namespace.
-    keys = [d["States"]["AcquireLock"]["Arguments"]["Key"]["id"]["S"] for d in definitions.values()]
+    keys = [
+        d["States"][S.ACQUIRE_LOCK]["Arguments"]["Key"]["id"]["S"] for d in definitions.values()
+    ]
     assert any('"Payments/Payments/Protocol#"' in k for k in keys)
     assert any('"Payments/Emails/Protocol#"' in k for k in keys)

@@ -1,14 +1,21 @@
-"""idempotent-workflows: AWS CDK constructs for Step Functions workflows safe to run twice."""
+"""idempotent-workflows: AWS CDK constructs for Step Functions workflows safe to run twice.
 
-from . import protocol
-from .example_stacks import IdempotentWorkflowStack, TransactionStack, add_example_stacks
-from .fragment import IdempotencyProtocol
+The constructs are here; the example stacks are in ``idempotent_workflows.examples`` and the
+local engine for tests in ``idempotent_workflows.testing`` (the ``[testing]`` extra).
+"""
+
+from . import record
 from .key import IdempotencyKey
-from .protocol import IdempotencyError, RecordStatus
+from .protocol import IdempotencyProtocol
+from .record import IdempotencyError, RecordStatus
 from .router import TransactionRouter
 from .security import acknowledge_findings
+from .snapshots import mask_asset_hashes
+from .states import ProtocolState
 from .table import IdempotencyTable
 from .workflow import IdempotentWorkflow
+
+__version__ = "0.2.0"
 
 __all__ = [
     "IdempotencyError",
@@ -16,11 +23,11 @@ __all__ = [
     "IdempotencyProtocol",
     "IdempotencyTable",
     "IdempotentWorkflow",
-    "IdempotentWorkflowStack",
+    "ProtocolState",
     "RecordStatus",
     "TransactionRouter",
-    "TransactionStack",
+    "__version__",
     "acknowledge_findings",
-    "add_example_stacks",
-    "protocol",
+    "mask_asset_hashes",
+    "record",
 ]

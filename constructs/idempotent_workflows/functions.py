@@ -1,4 +1,9 @@
-"""Lambda functions built from the handler folders in ``lambdas/``."""
+"""Lambda functions built from the handler folders shipped in the package (``lambdas/``).
+
+In the repository, ``lambdas/`` at the top is the handlers' home; the package's ``lambdas``
+is a link to it, which the wheel build turns into a copy, so the handlers travel with the
+library.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 #: Folder holding one sub-folder of handler code per function.
-LAMBDAS_ROOT: Final = Path(__file__).resolve().parents[2] / "lambdas"
+LAMBDAS_ROOT: Final = (Path(__file__).parent / "lambdas").resolve()
 
 #: The newest Python runtime this aws-cdk-lib knows (cdk-nag's rule L1 checks for it).
 PYTHON_RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
@@ -61,7 +66,10 @@ def handler_function(
     """
     source = LAMBDAS_ROOT / folder
     if not (source / f"{entry}.py").is_file():
-        raise ValueError(f"No handler module at {source / entry}.py: expected lambdas/{folder}/.")
+        raise ValueError(
+            f"No handler module at {source / entry}.py: the package's lambdas/{folder}/ is "
+            "missing; reinstall idempotent-workflows."
+        )
     log_group = logs.LogGroup(
         scope, f"{id}Logs", retention=log_retention, removal_policy=removal_policy
     )

@@ -1,12 +1,20 @@
-"""Which part of an execution's input identifies a duplicate."""
+"""Which part of an execution's input identifies a duplicate, and how each mode is built."""
 
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
-from .expressions import literal
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .expressions import jsonata, literal
+from .functions import handler_function
+from .states import ProtocolState
 
 #: Input field that carries the JMESPath expression in the input-carried key mode.
 JMESPATH_FIELD: Final = "idempotencyKeyJmespath"
@@ -17,7 +25,24 @@ KEY_MATERIAL_VARIABLE: Final = "idemKeyMaterial"
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 
 
-class IdempotencyKey:
+@dataclass(frozen=True)
+class KeyBinding:
+    """What a key mode adds to the protocol it is bound to.
+
+    Attributes
+    ----------
+    material
+        JSONata for the value to hash; it raises an error when nothing is selected, which the
+        protocol turns into ``Idempotency.InvalidKey``.
+    pre_state
+        A task to run before the lock is taken (its failure is an invalid key), or None.
+    """
+
+    material: str
+    pre_state: sfn.TaskStateBase | None = None
+
+
+class IdempotencyKey(ABC):
     """How an execution's input becomes its idempotency key.
 
     Create one with a factory: :meth:`whole_input` (the default of ``IdempotentWorkflow``),
@@ -27,14 +52,10 @@ class IdempotencyKey:
     only in object key order have the same key.
     """
 
-    def __init__(self, *, fields: Sequence[str] = (), jmespath: bool = False) -> None:
-        self._fields = tuple(fields)
-        self._jmespath = jmespath
-
     @classmethod
     def whole_input(cls) -> IdempotencyKey:
         """Key on the whole execution input."""
-        return cls()
+        return _WholeInput()
 
     @classmethod
     def from_fields(cls, *paths: str) -> IdempotencyKey:
@@ -66,7 +87,7 @@ class IdempotencyKey:
                 )
         if len(set(paths)) != len(paths):
             raise ValueError(f"IdempotencyKey.from_fields() got a repeated field: {paths!r}.")
-        return cls(fields=paths)
+        return _Fields(paths)
 
     @classmethod
     def from_input_jmespath(cls) -> IdempotencyKey:
@@ -75,54 +96,80 @@ class IdempotencyKey:
         For parity with the classic demo. Costs one Lambda invocation and one extra state per
         execution; prefer :meth:`from_fields` when the selection is known at synth time.
         """
-        return cls(jmespath=True)
+        return _InputJmespath()
 
-    @property
-    def uses_lambda(self) -> bool:
-        """Whether computing this key needs the JMESPath Lambda function."""
-        return self._jmespath
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        """The selected input fields (empty unless created by :meth:`from_fields`)."""
-        return self._fields
-
-    def material(self, input_expression: str) -> str:
-        """JSONata for the value to hash; it raises an error when nothing is selected.
+    @abstractmethod
+    def bind(self, scope: Construct, input_expression: str) -> KeyBinding:
+        """Build what this mode needs in ``scope`` and return the key material.
 
         Parameters
         ----------
+        scope
+            The protocol fragment; a mode that needs a state or a function creates it here.
         input_expression
             JSONata expression for the execution input.
         """
-        if self._jmespath:
-            material = f"${KEY_MATERIAL_VARIABLE}"
-            return (
+
+
+class _WholeInput(IdempotencyKey):
+    def bind(self, scope: Construct, input_expression: str) -> KeyBinding:
+        return KeyBinding(material=input_expression)
+
+    def __repr__(self) -> str:
+        return "IdempotencyKey.whole_input()"
+
+
+class _Fields(IdempotencyKey):
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.fields = tuple(paths)
+
+    def bind(self, scope: Construct, input_expression: str) -> KeyBinding:
+        selection = ", ".join(
+            f"{literal(path)}: {input_expression}." + ".".join(f"`{p}`" for p in path.split("."))
+            for path in self.fields
+        )
+        names = ", ".join(literal(path) for path in self.fields)
+        return KeyBinding(
+            material=(
+                f"($selection := {{{selection}}};"
+                f" $missing := $filter([{names}], function($f) {{"
+                " ($v := $lookup($selection, $f); $not($exists($v)) or $v = null) });"
+                " $count($missing) > 0 ? $error('Idempotency key field(s) missing or null in "
+                "the input: ' & $join($missing, ', ')) : $selection)"
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"IdempotencyKey.from_fields({', '.join(map(repr, self.fields))})"
+
+
+class _InputJmespath(IdempotencyKey):
+    def bind(self, scope: Construct, input_expression: str) -> KeyBinding:
+        function = handler_function(
+            scope,
+            "KeyFunction",
+            folder="jmespath_key",
+            description=f"Evaluates the input's {JMESPATH_FIELD} expression",
+        )
+        compute_key = tasks.LambdaInvoke.jsonata(
+            scope,
+            ProtocolState.COMPUTE_KEY,
+            lambda_function=function,
+            assign={KEY_MATERIAL_VARIABLE: jsonata("$states.result.Payload")},
+            outputs=jsonata("$states.input"),
+        )
+        material = f"${KEY_MATERIAL_VARIABLE}"
+        return KeyBinding(
+            material=(
                 f"($not($exists({material})) or {material} = null ? $error("
                 + literal(
                     f"The input has no '{JMESPATH_FIELD}', or its expression selected nothing: "
                     "give every execution an expression that selects a non-null value."
                 )
                 + f") : {material})"
-            )
-        if not self._fields:
-            return input_expression
-        selection = ", ".join(
-            f"{literal(path)}: {input_expression}." + ".".join(f"`{p}`" for p in path.split("."))
-            for path in self._fields
-        )
-        names = ", ".join(literal(path) for path in self._fields)
-        return (
-            f"($selection := {{{selection}}};"
-            f" $missing := $filter([{names}], function($f) {{"
-            " ($v := $lookup($selection, $f); $not($exists($v)) or $v = null) });"
-            " $count($missing) > 0 ? $error('Idempotency key field(s) missing or null in the "
-            "input: ' & $join($missing, ', ')) : $selection)"
+            ),
+            pre_state=compute_key,
         )
 
     def __repr__(self) -> str:
-        if self._jmespath:
-            return "IdempotencyKey.from_input_jmespath()"
-        if self._fields:
-            return f"IdempotencyKey.from_fields({', '.join(map(repr, self._fields))})"
-        return "IdempotencyKey.whole_input()"
+        return "IdempotencyKey.from_input_jmespath()"

@@ -1,79 +1,503 @@
-"""The idempotency record: attribute names, statuses, error names and DynamoDB expressions.
-
-Everything the state machine writes to or reads from the table is named here once, so the
-conditions read as the protocol in DESIGN.md section 3 and tests can refer to the same names.
-"""
+"""``IdempotencyProtocol``: the idempotency protocol as a fragment wrapped around any work."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from enum import StrEnum
-from typing import Final
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
 
-KEY_ATTRIBUTE: Final = "id"
-STATUS_ATTRIBUTE: Final = "executionstatus"
-RESULT_ATTRIBUTE: Final = "executionresult"
-EXECUTION_ATTRIBUTE: Final = "execution"
-LEASE_ATTRIBUTE: Final = "leaseexpiry"
-TTL_ATTRIBUTE: Final = "ttl"
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
 
+from . import record as r
+from .expressions import NOW, idempotency_key, jsonata, literal, seconds_from_now, to_json
+from .key import IdempotencyKey
+from .states import ProtocolState as S
+from .table import IdempotencyTable
+from .validation import check_duration, check_instance, check_interface, fail
 
-class RecordStatus(StrEnum):
-    """Value of the ``executionstatus`` attribute of an idempotency record."""
+# Workflow variables, prefixed so they do not clash with the variables of the wrapped work.
+KEY_VARIABLE: Final = "idemKey"
+RECORD_VARIABLE: Final = "idemRecord"
+POLLS_VARIABLE: Final = "idemPolls"
+ERROR_VARIABLE: Final = "idemError"
 
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-
-
-class IdempotencyError(StrEnum):
-    """Error names with which the idempotency machinery itself ends an execution."""
-
-    #: Another execution still held the lock after the last poll.
-    LOCK_WAIT_TIMEOUT = "Idempotency.LockWaitTimeout"
-    #: The lease ran out while the work ran and another execution took the lock over.
-    LOCK_LOST = "Idempotency.LockLost"
-    #: The work succeeded but its result could not be stored (too large, throttled, ...).
-    RESULT_NOT_STORED = "Idempotency.ResultNotStored"
-    #: No idempotency key could be computed from the input.
-    INVALID_KEY = "Idempotency.InvalidKey"
-
-
-# Placeholders used in every expression; DynamoDB rejects unused ones, so each call takes
-# only the placeholders its own expressions mention (see `expression_attributes`).
-ATTRIBUTE_NAMES: Final[dict[str, str]] = {
-    "#id": KEY_ATTRIBUTE,
-    "#status": STATUS_ATTRIBUTE,
-    "#result": RESULT_ATTRIBUTE,
-    "#execution": EXECUTION_ATTRIBUTE,
-    "#lease": LEASE_ATTRIBUTE,
-    "#ttl": TTL_ATTRIBUTE,
+#: Longest run of an Express execution, in seconds.
+EXPRESS_MAX_SECONDS: Final = 300
+#: Default lease: Standard executions may run long; Express ones end within five minutes.
+DEFAULT_LEASE: Final[Mapping[sfn.StateMachineType, Duration]] = {
+    sfn.StateMachineType.STANDARD: Duration.minutes(15),
+    sfn.StateMachineType.EXPRESS: Duration.minutes(4),
 }
 
-# The lock may be taken when any of these holds (one conditional write, no read first).
-ITEM_ABSENT: Final = "attribute_not_exists(#id)"
-PREVIOUS_RUN_FAILED: Final = "#status = :failed"
-LEASE_EXPIRED: Final = "(#status = :in_progress AND #lease < :now)"
-RECORD_EXPIRED: Final = "#ttl < :now"
-HELD_BY_THIS_EXECUTION: Final = "(#status = :in_progress AND #execution = :execution)"
-ACQUIRE_CONDITION: Final = " OR ".join(
-    [ITEM_ABSENT, PREVIOUS_RUN_FAILED, LEASE_EXPIRED, RECORD_EXPIRED, HELD_BY_THIS_EXECUTION]
+_CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
+# States.ALL does not catch States.DataLimitExceeded; it must be named on its own.
+_ALL_ERRORS: Final = (["States.DataLimitExceeded"], ["States.ALL"])
+# Fields a JSONPath state has and a JSONata state machine rejects.
+_JSONPATH_FIELDS: Final = (
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
 )
-
-# Completion writes only land while this execution still owns the lock.
-OWNS_LOCK: Final = "#status = :in_progress AND #execution = :execution"
-
-ACQUIRE_UPDATE: Final = (
-    "SET #status = :in_progress, #execution = :execution, #lease = :lease, #ttl = :ttl"
-    " REMOVE #result"
-)
-SUCCEED_UPDATE: Final = "SET #status = :succeeded, #result = :result, #ttl = :ttl REMOVE #lease"
-FAIL_UPDATE: Final = "SET #status = :failed, #result = :result, #ttl = :ttl REMOVE #lease"
-
-_PLACEHOLDER = re.compile(r"[#:][A-Za-z_]+")
+_OWNER: Final = "IdempotencyProtocol"
 
 
-def placeholders(expressions: Iterable[str]) -> set[str]:
-    """Return the ``#name`` and ``:value`` placeholders that the expressions mention."""
-    return {match for expression in expressions for match in _PLACEHOLDER.findall(expression)}
+def _positive_seconds(name: str, value: Duration) -> int:
+    seconds = value.to_seconds()
+    if seconds <= 0:
+        raise ValueError(
+            f"{name} must be a positive duration, got {seconds} s: "
+            f"pass for example {name}=Duration.seconds(10)."
+        )
+    return int(seconds)
+
+
+def as_table(owner: str, table: Any) -> dynamodb.ITable:
+    """The ``ITable`` for a ``table`` prop: an ``ITable`` itself, or an ``IdempotencyTable``'s."""
+    if isinstance(table, IdempotencyTable):
+        return table.table
+    check_interface(
+        owner,
+        "table",
+        table,
+        members=("table_name", "table_arn", "grant_read_write_data"),
+        expected="an aws_dynamodb.ITable or an IdempotencyTable",
+        fix="pass IdempotencyTable(...).table, dynamodb.Table(...) or Table.from_table_name(...)",
+    )
+    return table  # type: ignore[no-any-return]
+
+
+def _jsonpath_fields(name: str, state: Mapping[str, Any]) -> Iterator[str]:
+    """``State.Field`` for each JSONPath-only field in a rendered state and its branches."""
+    for field in _JSONPATH_FIELDS:
+        if field in state:
+            yield f"{name}.{field}"
+    if any("Condition" not in rule for rule in state.get("Choices", [])):
+        yield f"{name}.Choices (JSONPath conditions)"
+    graphs = [*state.get("Branches", []), state.get("ItemProcessor") or state.get("Iterator")]
+    for graph in filter(None, graphs):
+        for inner_name, inner in graph.get("States", {}).items():
+            yield from _jsonpath_fields(inner_name, inner)
+
+
+def check_jsonata_work(owner: str, work: sfn.IChainable) -> None:
+    """Refuse work with JSONPath states: Step Functions rejects them in a JSONata state machine.
+
+    Raises
+    ------
+    TypeError
+        If ``work`` is not a chainable.
+    ValueError
+        Naming each JSONPath field and the factories to use instead.
+    """
+    check_interface(
+        owner,
+        "work",
+        work,
+        members=("start_state", "end_states"),
+        expected="an aws_stepfunctions.IChainable (a state, a Chain or a fragment)",
+        fix="pass for example sfn.Pass.jsonata(scope, 'Work') or a Chain of such states",
+    )
+    found = [
+        field
+        for state in sfn.State.find_reachable_states(work.start_state, include_error_handlers=True)
+        for field in _jsonpath_fields(
+            state.state_id, state.to_state_json(sfn.QueryLanguage.JSONATA)
+        )
+    ]
+    if found:
+        raise ValueError(
+            f"{owner}: the work uses JSONPath ({', '.join(found)}), but the idempotent "
+            "workflow is a JSONata state machine, and Step Functions rejects JSONPath states in "
+            "one: build the work with the .jsonata() factories, for example "
+            "tasks.LambdaInvoke.jsonata(scope, id, lambda_function=fn, "
+            "outputs='{% $states.result.Payload %}') instead of output_path='$.Payload'."
+        )
+
+
+def check_protocol_props(
+    owner: str,
+    *,
+    work: Any,
+    key: Any,
+    key_namespace: Any,
+    durations: Mapping[str, Any],
+    max_polls: Any,
+    workflow_type: Any,
+) -> None:
+    """Check the types of the protocol's props, naming ``owner``, the prop and the fix.
+
+    ``IdempotentWorkflow`` calls it too, so that its users read its own name in the error.
+    """
+    check_jsonata_work(owner, work)
+    key_fix = (
+        f"pass IdempotencyKey.from_fields({key!r})"
+        if isinstance(key, str)
+        else "pass IdempotencyKey.whole_input(), .from_fields(...) or .from_input_jmespath()"
+    )
+    check_instance(owner, "key", key, IdempotencyKey, key_fix)
+    for prop, duration in durations.items():
+        check_duration(owner, prop, duration)
+    check_instance(owner, "key_namespace", key_namespace, str, "pass a string or omit it")
+    if max_polls is not None and (not isinstance(max_polls, int) or isinstance(max_polls, bool)):
+        raise fail(owner, "max_polls", "an int", max_polls, "pass a whole number of polls")
+    check_instance(
+        owner,
+        "workflow_type",
+        workflow_type,
+        sfn.StateMachineType,
+        "pass sfn.StateMachineType.STANDARD or sfn.StateMachineType.EXPRESS",
+    )
+
+
+class IdempotencyProtocol(sfn.StateMachineFragment):
+    """State machine fragment that runs ``work`` at most once per idempotency key.
+
+    One conditional write takes the lock; the work runs inside a Parallel state; its result
+    (or error) is stored under the key. Executions that find the key taken return the stored
+    result, wait for the holder (polling), or take over a failed or expired record. Use it
+    directly to embed the protocol in a larger state machine (a JSONata one), or through
+    ``IdempotentWorkflow``, which builds the whole state machine around it. docs/protocol.md
+    describes the states, the record and the failure modes.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Construct id.
+    work
+        The work to protect: any chainable of JSONata states (the ``.jsonata()`` factories),
+        run as the only branch of a Parallel state. Its output is the fragment's output; its
+        error ends the execution with the same name.
+    table
+        Table for the records: an ``IdempotencyTable`` or any ``ITable`` with partition key
+        ``id`` (string) and TTL attribute ``ttl``.
+    key
+        What identifies a duplicate. Default ``IdempotencyKey.whole_input()``.
+    key_namespace
+        Prefix of every key, keeping workflows that share a table apart. Default: the
+        construct path of this fragment.
+    record_ttl
+        How long a record is honoured after it was written; DynamoDB TTL removes it later.
+        Default 24 hours. Must exceed ``lease``.
+    lease
+        How long a lock is honoured while its holder runs the work; after it, another
+        execution takes over. Set it above the work's longest run. Default 15 minutes for
+        Standard, 4 minutes for Express.
+    poll_interval
+        Wait between two reads of a record held by another execution. Default 10 seconds.
+    max_polls
+        Polls before a waiter gives up with ``Idempotency.LockWaitTimeout``. Default: enough
+        polls to cover the lease.
+    workflow_type
+        The type of the state machine the fragment runs in. Default
+        ``StateMachineType.STANDARD``. With ``EXPRESS``, a lease or a poll bound that cannot
+        end within an Express execution's 5 minutes is rejected.
+
+    Raises
+    ------
+    TypeError
+        If a prop has the wrong type (the message names the prop and what to pass).
+    ValueError
+        If a value is out of range, the work uses JSONPath, or the configuration cannot fit
+        an Express execution.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        work: sfn.IChainable,
+        table: dynamodb.ITable | IdempotencyTable,
+        key: IdempotencyKey | None = None,
+        key_namespace: str | None = None,
+        record_ttl: Duration | None = None,
+        lease: Duration | None = None,
+        poll_interval: Duration | None = None,
+        max_polls: int | None = None,
+        workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+    ) -> None:
+        check_protocol_props(
+            _OWNER,
+            work=work,
+            key=key,
+            key_namespace=key_namespace,
+            durations={"record_ttl": record_ttl, "lease": lease, "poll_interval": poll_interval},
+            max_polls=max_polls,
+            workflow_type=workflow_type,
+        )
+        self.table = as_table(_OWNER, table)
+        super().__init__(scope, id)
+        self.key = key or IdempotencyKey.whole_input()
+        self.workflow_type = workflow_type
+        self.record_ttl_seconds = _positive_seconds("record_ttl", record_ttl or Duration.hours(24))
+        self.lease_seconds = _positive_seconds("lease", lease or DEFAULT_LEASE[workflow_type])
+        self.poll_interval_seconds = _positive_seconds(
+            "poll_interval", poll_interval or Duration.seconds(10)
+        )
+        if max_polls is None:
+            max_polls = math.ceil(self.lease_seconds / self.poll_interval_seconds)
+        if max_polls < 1:
+            raise ValueError(f"max_polls must be a positive whole number, got {max_polls!r}.")
+        self.max_polls = max_polls
+        if self.record_ttl_seconds <= self.lease_seconds:
+            raise ValueError(
+                f"record_ttl ({self.record_ttl_seconds} s) must be longer than lease "
+                f"({self.lease_seconds} s): a record must outlive the lock it carries."
+            )
+        if workflow_type == sfn.StateMachineType.EXPRESS:
+            self._check_fits_express()
+        self.key_namespace = key_namespace if key_namespace is not None else self.node.path
+        if not self.key_namespace:
+            raise ValueError("key_namespace must not be empty: omit it to use the construct path.")
+        self._build(work)
+
+    def _check_fits_express(self) -> None:
+        if self.lease_seconds > EXPRESS_MAX_SECONDS:
+            raise ValueError(
+                f"lease is {self.lease_seconds} s, but an Express execution ends within "
+                f"{EXPRESS_MAX_SECONDS} s: pass lease=Duration.minutes(4) or less, or use "
+                "workflow_type=StateMachineType.STANDARD for longer work."
+            )
+        wait = self.poll_interval_seconds * self.max_polls
+        if wait > EXPRESS_MAX_SECONDS:
+            raise ValueError(
+                f"poll_interval * max_polls is {wait} s, but an Express execution ends within "
+                f"{EXPRESS_MAX_SECONDS} s: lower max_polls to at most "
+                f"{EXPRESS_MAX_SECONDS // self.poll_interval_seconds}, or use "
+                "workflow_type=StateMachineType.STANDARD."
+            )
+
+    # -- states ---------------------------------------------------------------------------
+
+    def _build(self, work: sfn.IChainable) -> None:
+        binding = self.key.bind(self, "$states.input")
+        key = idempotency_key(self.key_namespace, binding.material)
+
+        invalid_key = sfn.Fail.jsonata(
+            self,
+            S.INVALID_KEY,
+            error=r.IdempotencyError.INVALID_KEY.value,
+            cause=jsonata("$states.input.Cause"),
+        )
+        fail_with_work_error = sfn.Fail.jsonata(
+            self,
+            S.FAIL_WITH_WORK_ERROR,
+            error=jsonata(f"${ERROR_VARIABLE}.Error"),
+            cause=jsonata(
+                f"$exists(${ERROR_VARIABLE}.Cause) ? ${ERROR_VARIABLE}.Cause : '(no cause given)'"
+            ),
+        )
+        lock_lost = sfn.Fail.jsonata(
+            self,
+            S.LOCK_LOST,
+            error=r.IdempotencyError.LOCK_LOST.value,
+            cause=(
+                f"The lease ({self.lease_seconds} s) ran out while the work ran and another "
+                "execution took the lock over; this execution's result was not stored. "
+                "Set a lease longer than the work's longest run."
+            ),
+        )
+        lock_wait_timeout = sfn.Fail.jsonata(
+            self,
+            S.LOCK_WAIT_TIMEOUT,
+            error=r.IdempotencyError.LOCK_WAIT_TIMEOUT.value,
+            cause=jsonata(
+                f"'Execution ' & ${RECORD_VARIABLE}.{r.EXECUTION_ATTRIBUTE}.S & ' still holds "
+                f"the lock after {self.max_polls} polls, {self.poll_interval_seconds} s apart.'"
+            ),
+        )
+
+        acquire = self._update(
+            S.ACQUIRE_LOCK,
+            key=key,
+            update=r.ACQUIRE_UPDATE,
+            condition=r.ACQUIRE_CONDITION,
+            return_values=tasks.DynamoReturnValues.ALL_NEW,
+            assign={KEY_VARIABLE: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
+        )
+        acquire.add_catch(
+            self._read_record(lock_wait_timeout, acquire),
+            errors=[_CONDITIONAL_CHECK_FAILED],
+            assign={KEY_VARIABLE: jsonata(key), POLLS_VARIABLE: 0},
+            outputs=jsonata("$states.input"),
+        )
+        acquire.add_catch(
+            invalid_key,
+            errors=["States.QueryEvaluationError"],
+            outputs=jsonata("$states.errorOutput"),
+        )
+
+        record_failure = self._update(
+            S.RECORD_FAILURE,
+            key=f"${KEY_VARIABLE}",
+            update=r.FAIL_UPDATE,
+            condition=r.OWNS_LOCK,
+            result=to_json(f"${ERROR_VARIABLE}"),
+        )
+        record_failure.next(fail_with_work_error)
+        record_failure.add_catch(fail_with_work_error, errors=["States.ALL"])
+
+        run_work = sfn.Parallel.jsonata(
+            self, S.RUN_WORK, outputs=jsonata("$states.result[0]")
+        ).branch(work)
+        for errors in _ALL_ERRORS:
+            run_work.add_catch(
+                record_failure,
+                errors=errors,
+                assign={ERROR_VARIABLE: jsonata("$states.errorOutput")},
+            )
+
+        store_result = self._update(
+            S.STORE_RESULT,
+            key=f"${KEY_VARIABLE}",
+            update=r.SUCCEED_UPDATE,
+            condition=r.OWNS_LOCK,
+            result=to_json("$states.input"),
+        )
+        store_result.add_catch(lock_lost, errors=[_CONDITIONAL_CHECK_FAILED])
+        for errors in _ALL_ERRORS:
+            store_result.add_catch(
+                record_failure,
+                errors=errors,
+                assign={
+                    ERROR_VARIABLE: jsonata(
+                        f"{{'Error': {literal(r.IdempotencyError.RESULT_NOT_STORED.value)},"
+                        " 'Cause': 'The work succeeded but its result could not be stored: '"
+                        " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause}"
+                    )
+                },
+            )
+
+        acquire.next(run_work).next(store_result)
+
+        self._start: sfn.State = acquire
+        if binding.pre_state is not None:
+            binding.pre_state.add_catch(
+                invalid_key, errors=["States.ALL"], outputs=jsonata("$states.errorOutput")
+            )
+            binding.pre_state.next(acquire)
+            self._start = binding.pre_state
+        self._ends: list[sfn.INextable] = [store_result, self._return_stored_result]
+
+    def _read_record(self, lock_wait_timeout: sfn.Fail, acquire: sfn.State) -> sfn.IChainable:
+        """Read the record strongly consistently and decide: return, wait, or acquire again."""
+        record = f"${RECORD_VARIABLE}"
+        read = tasks.DynamoGetItem.jsonata(
+            self,
+            S.READ_RECORD,
+            table=self.table,
+            key={
+                r.KEY_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(jsonata(f"${KEY_VARIABLE}"))
+            },
+            consistent_read=True,
+            assign={
+                RECORD_VARIABLE: jsonata("$exists($states.result.Item) ? $states.result.Item : {}")
+            },
+            outputs=jsonata("$states.input"),
+        )
+        self._return_stored_result = sfn.Pass.jsonata(
+            self,
+            S.RETURN_STORED_RESULT,
+            outputs=jsonata(f"$parse({record}.{r.RESULT_ATTRIBUTE}.S)"),
+        )
+        wait = sfn.Wait.jsonata(
+            self,
+            S.WAIT_FOR_LOCK,
+            time=sfn.WaitTime.duration(Duration.seconds(self.poll_interval_seconds)),
+            assign={POLLS_VARIABLE: jsonata(f"${POLLS_VARIABLE} + 1")},
+        )
+        status = f"{record}.{r.STATUS_ATTRIBUTE}.S"
+        fresh = f"$number({record}.`{r.TTL_ATTRIBUTE}`.N) >= {NOW}"
+        lease_valid = f"$number({record}.{r.LEASE_ATTRIBUTE}.N) >= {NOW}"
+        held = f"{status} = '{r.RecordStatus.IN_PROGRESS.value}' and {lease_valid}"
+        check = (
+            sfn.Choice.jsonata(self, S.CHECK_RECORD)
+            .when(
+                sfn.Condition.jsonata(
+                    jsonata(f"{status} = '{r.RecordStatus.SUCCEEDED.value}' and {fresh}")
+                ),
+                self._return_stored_result,
+            )
+            .when(
+                sfn.Condition.jsonata(jsonata(f"{held} and ${POLLS_VARIABLE} >= {self.max_polls}")),
+                lock_wait_timeout,
+            )
+            .when(sfn.Condition.jsonata(jsonata(held)), wait)
+            # Absent, FAILED, lease or record expired: try to take the lock again.
+            .otherwise(acquire)
+        )
+        wait.next(read)
+        return read.next(check)
+
+    def _update(
+        self,
+        id: str,
+        *,
+        key: str,
+        update: str,
+        condition: str,
+        result: str | None = None,
+        return_values: tasks.DynamoReturnValues | None = None,
+        assign: Mapping[str, Any] | None = None,
+    ) -> tasks.DynamoUpdateItem:
+        """A conditional UpdateItem on the record, with exactly the placeholders it uses."""
+        values = {
+            ":in_progress": tasks.DynamoAttributeValue.from_string(
+                r.RecordStatus.IN_PROGRESS.value
+            ),
+            ":succeeded": tasks.DynamoAttributeValue.from_string(r.RecordStatus.SUCCEEDED.value),
+            ":failed": tasks.DynamoAttributeValue.from_string(r.RecordStatus.FAILED.value),
+            ":execution": tasks.DynamoAttributeValue.from_string(
+                jsonata("$states.context.Execution.Id")
+            ),
+            ":now": tasks.DynamoAttributeValue.number_from_string(jsonata(f"$string({NOW})")),
+            ":lease": tasks.DynamoAttributeValue.number_from_string(
+                jsonata(seconds_from_now(self.lease_seconds))
+            ),
+            ":ttl": tasks.DynamoAttributeValue.number_from_string(
+                jsonata(seconds_from_now(self.record_ttl_seconds))
+            ),
+        }
+        if result is not None:
+            values[":result"] = tasks.DynamoAttributeValue.from_string(jsonata(result))
+        used = r.placeholders([update, condition])
+        return tasks.DynamoUpdateItem.jsonata(
+            self,
+            id,
+            table=self.table,
+            key={r.KEY_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(jsonata(key))},
+            update_expression=update,
+            condition_expression=condition,
+            expression_attribute_names={
+                name: attr for name, attr in r.ATTRIBUTE_NAMES.items() if name in used
+            },
+            expression_attribute_values={
+                name: value for name, value in values.items() if name in used
+            },
+            return_values=return_values,
+            assign=assign,
+            outputs=jsonata("$states.input"),
+        )
+
+    @property
+    def start_state(self) -> sfn.State:
+        """The first state of the protocol."""
+        return self._start
+
+    @property
+    def end_states(self) -> list[sfn.INextable]:
+        """The states that end the protocol: the stored result of this run or of an earlier one."""
+        return self._ends

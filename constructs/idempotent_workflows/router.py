@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import jsii
 from aws_cdk import Duration, IStableStringProducer, Lazy
@@ -12,6 +13,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IValidation
 
 from .expressions import jsonata, literal
+from .validation import check_interface
 
 #: Input field the router chooses on.
 TYPE_FIELD: Final = "TransactionType"
@@ -24,13 +26,25 @@ _LAMBDA_SERVICE_ERRORS: Final = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+_OWNER: Final = "TransactionRouter"
+
+
+def _check_function(prop: str, function: Any) -> None:
+    check_interface(
+        _OWNER,
+        prop,
+        function,
+        members=("function_arn", "grant_invoke"),
+        expected="an aws_lambda.IFunction",
+        fix="pass a lambda_.Function or lambda_.Function.from_function_arn(...)",
+    )
 
 
 @jsii.implements(IStableStringProducer)
 class _Produce:
     """A string computed at synth time, after every route was added."""
 
-    def __init__(self, produce) -> None:
+    def __init__(self, produce: Callable[[], str]) -> None:
         self._produce = produce
 
     def produce(self) -> str:
@@ -66,6 +80,8 @@ class TransactionRouter(sfn.StateMachineFragment):
         purchase_function: lambda_.IFunction | None = None,
         refund_function: lambda_.IFunction | None = None,
     ) -> None:
+        _check_function("purchase_function", purchase_function)
+        _check_function("refund_function", refund_function)
         super().__init__(scope, id)
         self._routes: dict[str, sfn.INextable] = {}
         self._failed = sfn.Fail.jsonata(
@@ -107,6 +123,9 @@ class TransactionRouter(sfn.StateMachineFragment):
         ValueError
             If the type is not a non-empty string or already has a route.
         """
+        if function is None:
+            raise TypeError(f"{_OWNER}.add_route: function is required, got None.")
+        _check_function("function", function)
         if not isinstance(transaction_type, str) or not transaction_type.strip():
             raise ValueError(
                 f"transaction_type must be a non-empty string, got {transaction_type!r}."

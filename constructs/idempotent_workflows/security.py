@@ -7,9 +7,9 @@ is the expected one: a wildcard statement with any other action is left for cdk-
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
@@ -95,16 +95,19 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
             if function is None:
                 continue
             acknowledged += _acknowledge(function.role, _statements(function.role), [])
-            Validations.of(function.node.default_child).acknowledge(
+            resource = _resource(function)
+            Validations.of(resource).acknowledge(
                 Acknowledgment(id="Serverless::Serverless-LambdaDLQ", reason=DLQ_REASON)
             )
-            acknowledged.append(function.node.default_child.node.path)
+            acknowledged.append(resource.node.path)
     return acknowledged
 
 
-def _acknowledge(role: iam.IRole | None, statements: list[dict], extra: list) -> list[str]:
+def _acknowledge(
+    role: iam.IRole | None, statements: list[dict[str, Any]], extra: list[Acknowledgment]
+) -> list[str]:
     """Acknowledge ``extra`` and, if every wildcard action is unscoped by nature, IAM5 on *."""
-    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
+    policy = _default_policy(role)
     if policy is None:
         return []
     acks = list(extra)
@@ -122,20 +125,33 @@ def _acknowledge(role: iam.IRole | None, statements: list[dict], extra: list) ->
         )
     if not acks:
         return []
-    Validations.of(policy.node.default_child).acknowledge(*acks)
-    return [policy.node.default_child.node.path]
+    resource = _resource(policy)
+    Validations.of(resource).acknowledge(*acks)
+    return [resource.node.path]
+
+
+def _default_policy(role: iam.IRole | None) -> iam.Policy | None:
+    """The policy that grants add to a role created in this app, if it has one."""
+    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
+    return cast(iam.Policy, policy) if policy is not None else None
+
+
+def _resource(construct: IConstruct) -> CfnResource:
+    """The CloudFormation resource of an L2 construct, where cdk-nag reports findings."""
+    return cast(CfnResource, construct.node.default_child)
 
 
 def _statements(role: iam.IRole | None) -> list[dict[str, Any]]:
-    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
+    policy = _default_policy(role)
     if policy is None:
         return []
-    return Stack.of(policy).resolve(policy.document.to_json()).get("Statement", [])
+    document = Stack.of(policy).resolve(policy.document.to_json())
+    return cast(list[dict[str, Any]], document.get("Statement", []))
 
 
 def _invoked_function_ids(statements: list[dict[str, Any]]) -> list[str]:
     """Logical ids of the functions whose ``ARN:*`` the statements allow to invoke."""
-    ids = []
+    ids: list[str] = []
     for statement in statements:
         if "lambda:InvokeFunction" not in _as_list(statement["Action"]):
             continue
@@ -147,7 +163,7 @@ def _invoked_function_ids(statements: list[dict[str, Any]]) -> list[str]:
 
 
 def _logical_id(function: lambda_.Function) -> str:
-    return Stack.of(function).resolve(function.node.default_child.logical_id)
+    return cast(str, Stack.of(function).resolve(_resource(function).logical_id))
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -7,7 +7,10 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from .protocol import KEY_ATTRIBUTE, TTL_ATTRIBUTE
+from .record import KEY_ATTRIBUTE, TTL_ATTRIBUTE
+from .validation import check_bool, check_instance, check_interface
+
+_OWNER = "IdempotencyTable"
 
 
 class IdempotencyTable(Construct):
@@ -50,6 +53,29 @@ class IdempotencyTable(Construct):
         encryption_key: kms.IKey | None = None,
         point_in_time_recovery: bool = True,
     ) -> None:
+        check_instance(
+            _OWNER,
+            "removal_policy",
+            removal_policy,
+            RemovalPolicy,
+            "pass RemovalPolicy.RETAIN or RemovalPolicy.DESTROY",
+        )
+        check_instance(
+            _OWNER,
+            "encryption",
+            encryption,
+            dynamodb.TableEncryption,
+            "pass for example dynamodb.TableEncryption.AWS_MANAGED",
+        )
+        check_interface(
+            _OWNER,
+            "encryption_key",
+            encryption_key,
+            members=("key_arn",),
+            expected="an aws_kms.IKey",
+            fix="pass a kms.Key or kms.Key.from_key_arn(...)",
+        )
+        check_bool(_OWNER, "point_in_time_recovery", point_in_time_recovery)
         super().__init__(scope, id)
         self.table = dynamodb.Table(
             self,

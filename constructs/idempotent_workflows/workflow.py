@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -12,26 +12,20 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .fragment import IdempotencyProtocol
-from .functions import handler_function
 from .key import IdempotencyKey
+from .protocol import IdempotencyProtocol, as_table, check_protocol_props
 from .table import IdempotencyTable
+from .validation import check_bool, check_instance
 
-#: Longest run of an Express execution.
-EXPRESS_MAX_SECONDS: Final = 300
-#: Default lease: Standard executions may run long; Express ones end within five minutes.
-DEFAULT_LEASE: Final = {
-    sfn.StateMachineType.STANDARD: Duration.minutes(15),
-    sfn.StateMachineType.EXPRESS: Duration.minutes(4),
-}
+_OWNER: Final = "IdempotentWorkflow"
 
 
 class IdempotentWorkflow(Construct):
     """A Step Functions state machine that runs ``work`` at most once per idempotency key.
 
     A duplicate execution returns the stored result of the first one, waits while the first is
-    still running, or runs the work again when the first failed. See ``IdempotencyProtocol``
-    for the states and DESIGN.md section 3 for the protocol.
+    still running, or runs the work again when the first failed. The state machine is
+    ``IdempotencyProtocol`` around the work; docs/protocol.md describes it.
 
     Parameters
     ----------
@@ -39,25 +33,12 @@ class IdempotentWorkflow(Construct):
         Parent construct.
     id
         Construct id.
-    work
-        The work to protect: any chainable, run inside a Parallel state.
+    work, key, key_namespace, record_ttl, lease, poll_interval, max_polls
+        Passed to ``IdempotencyProtocol``, which documents them.
     table
-        An existing table for the records (partition key ``id`` of type string, TTL attribute
-        ``ttl``). Default: a new ``IdempotencyTable``.
-    key
-        What identifies a duplicate. Default ``IdempotencyKey.whole_input()``.
-    key_namespace
-        Prefix of every key. Default: the construct path of the protocol fragment.
-    record_ttl
-        How long a record is honoured. Default 24 hours.
-    lease
-        How long a lock is honoured while its holder runs. Default 15 minutes for Standard,
-        4 minutes for Express; at most 5 minutes for Express.
-    poll_interval
-        Wait between reads while another execution holds the lock. Default 10 seconds.
-    max_polls
-        Polls before ``Idempotency.LockWaitTimeout``. Default: enough to cover the lease; for
-        Express, ``poll_interval * max_polls`` must stay within 5 minutes.
+        An existing table for the records: an ``ITable`` (partition key ``id`` of type
+        string, TTL attribute ``ttl``) or an ``IdempotencyTable``. Default: a new
+        ``IdempotencyTable``.
     workflow_type
         ``StateMachineType.STANDARD`` (default; exactly-once starts by name, long runs) or
         ``StateMachineType.EXPRESS`` (cheaper per run for short work, at most 5 minutes).
@@ -87,7 +68,7 @@ class IdempotentWorkflow(Construct):
         id: str,
         *,
         work: sfn.IChainable,
-        table: dynamodb.ITable | None = None,
+        table: dynamodb.ITable | IdempotencyTable | None = None,
         key: IdempotencyKey | None = None,
         key_namespace: str | None = None,
         record_ttl: Duration | None = None,
@@ -100,41 +81,47 @@ class IdempotentWorkflow(Construct):
         state_machine_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
-        super().__init__(scope, id)
-        if not isinstance(workflow_type, sfn.StateMachineType):
-            raise TypeError(
-                f"workflow_type must be a StateMachineType, got {workflow_type!r}: pass "
-                "sfn.StateMachineType.STANDARD or sfn.StateMachineType.EXPRESS."
-            )
-        express = workflow_type == sfn.StateMachineType.EXPRESS
-        key = key or IdempotencyKey.whole_input()
-        self.table = table or IdempotencyTable(self, "Records", removal_policy=removal_policy).table
-        key_function = (
-            handler_function(
-                self,
-                "KeyFunction",
-                folder="jmespath_key",
-                description="Evaluates the input's idempotencyKeyJmespath expression",
-            )
-            if key.uses_lambda
-            else None
+        check_protocol_props(
+            _OWNER,
+            work=work,
+            key=key,
+            key_namespace=key_namespace,
+            durations={"record_ttl": record_ttl, "lease": lease, "poll_interval": poll_interval},
+            max_polls=max_polls,
+            workflow_type=workflow_type,
         )
+        check_instance(
+            _OWNER, "logs", logs, sfn.LogOptions, "pass sfn.LogOptions(destination=..., ...)"
+        )
+        check_bool(_OWNER, "tracing_enabled", tracing_enabled)
+        check_instance(
+            _OWNER, "state_machine_name", state_machine_name, str, "pass a string or omit it"
+        )
+        check_instance(
+            _OWNER,
+            "removal_policy",
+            removal_policy,
+            RemovalPolicy,
+            "pass RemovalPolicy.RETAIN or RemovalPolicy.DESTROY",
+        )
+        table = as_table(_OWNER, table) if table is not None else None
+        super().__init__(scope, id)
+        express = workflow_type == sfn.StateMachineType.EXPRESS
+        self.workflow_type = workflow_type
+        self.table = table or IdempotencyTable(self, "Records", removal_policy=removal_policy).table
         self.protocol = IdempotencyProtocol(
             self,
             "Protocol",
             work=work,
             table=self.table,
             key=key,
-            key_function=key_function,
             key_namespace=key_namespace,
             record_ttl=record_ttl,
-            lease=lease or DEFAULT_LEASE[workflow_type],
+            lease=lease,
             poll_interval=poll_interval,
             max_polls=max_polls,
+            workflow_type=workflow_type,
         )
-        if express:
-            self._check_fits_express()
-        self.workflow_type = workflow_type
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -156,23 +143,6 @@ class IdempotentWorkflow(Construct):
                 "LogLevel.ALL with include_execution_data=True to see what each one did.",
             )
 
-    def _check_fits_express(self) -> None:
-        protocol = self.protocol
-        if protocol.lease_seconds > EXPRESS_MAX_SECONDS:
-            raise ValueError(
-                f"lease is {protocol.lease_seconds} s, but an Express execution ends within "
-                f"{EXPRESS_MAX_SECONDS} s: pass lease=Duration.minutes(4) or less, or use "
-                "workflow_type=StateMachineType.STANDARD for longer work."
-            )
-        wait = protocol.poll_interval_seconds * protocol.max_polls
-        if wait > EXPRESS_MAX_SECONDS:
-            raise ValueError(
-                f"poll_interval * max_polls is {wait} s, but an Express execution ends within "
-                f"{EXPRESS_MAX_SECONDS} s: lower max_polls to at most "
-                f"{EXPRESS_MAX_SECONDS // protocol.poll_interval_seconds}, or use "
-                "workflow_type=StateMachineType.STANDARD."
-            )
-
     def _default_logs(self, express: bool, removal_policy: RemovalPolicy) -> sfn.LogOptions:
         log_group = logs.LogGroup(
             self,
@@ -185,27 +155,34 @@ class IdempotentWorkflow(Construct):
         )
 
     def grant_start_execution(self, identity: iam.IGrantable) -> iam.Grant:
-        """Allow ``identity`` to start executions (and, for Express, synchronous ones)."""
-        if self.workflow_type == sfn.StateMachineType.EXPRESS:
-            self.state_machine.grant_start_sync_execution(identity)
-        return self.state_machine.grant_start_execution(identity)
+        """Allow ``identity`` to start executions (and, for Express, synchronous ones).
 
-    def metric(self, metric_name: str, **props) -> cloudwatch.Metric:
+        Returns
+        -------
+        aws_iam.Grant
+            The grant; for Express, the combination of both grants.
+        """
+        grant = self.state_machine.grant_start_execution(identity)
+        if self.workflow_type == sfn.StateMachineType.EXPRESS:
+            grant = grant.combine(self.state_machine.grant_start_sync_execution(identity))
+        return grant
+
+    def metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
         """Any ``AWS/States`` metric of this state machine, for example ``"ExecutionsAborted"``."""
         return self.state_machine.metric(metric_name, **props)
 
-    def metric_started(self, **props) -> cloudwatch.Metric:
+    def metric_started(self, **props: Any) -> cloudwatch.Metric:
         """Executions started (sum over 5 minutes unless ``props`` say otherwise)."""
         return self.state_machine.metric_started(**props)
 
-    def metric_succeeded(self, **props) -> cloudwatch.Metric:
+    def metric_succeeded(self, **props: Any) -> cloudwatch.Metric:
         """Executions that succeeded, duplicates included."""
         return self.state_machine.metric_succeeded(**props)
 
-    def metric_failed(self, **props) -> cloudwatch.Metric:
+    def metric_failed(self, **props: Any) -> cloudwatch.Metric:
         """Executions that failed, including ``Idempotency.*`` errors."""
         return self.state_machine.metric_failed(**props)
 
-    def metric_time(self, **props) -> cloudwatch.Metric:
+    def metric_time(self, **props: Any) -> cloudwatch.Metric:
         """Execution duration."""
         return self.state_machine.metric_time(**props)

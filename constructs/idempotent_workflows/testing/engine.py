@@ -32,7 +32,10 @@ _DESERIALIZER: Final = TypeDeserializer()
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as plain Python values (numbers as int or float)."""
     value = {key: _DESERIALIZER.deserialize(attr) for key, attr in item.items()}
-    return json.loads(json.dumps(value, default=lambda d: int(d) if d == int(d) else float(d)))
+    plain: dict[str, Any] = json.loads(
+        json.dumps(value, default=lambda d: int(d) if d == int(d) else float(d))
+    )
+    return plain
 
 
 @dataclass
@@ -74,7 +77,8 @@ class Execution:
     @property
     def status(self) -> str:
         """``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` or ``ABORTED`` (waits for the end)."""
-        return self._ended()["status"]
+        status: str = self._ended()["status"]
+        return status
 
     @property
     def output(self) -> Any:
@@ -170,21 +174,28 @@ class DeployedStack:
 
     def state_machine(self, prefix: str = "") -> str:
         """ARN of the one state machine whose logical id starts with ``prefix``."""
-        return self._only("state machine", self.state_machines, prefix)
+        arn: str = self._only("state machine", self.state_machines, prefix)
+        return arn
 
     def table(self, prefix: str = "") -> str:
         """Name of the one table whose logical id starts with ``prefix``."""
-        return self._only("table", self.tables, prefix)
+        name: str = self._only("table", self.tables, prefix)
+        return name
 
     def function(self, prefix: str) -> LocalFunction:
         """The one function whose logical id starts with ``prefix``."""
-        return self._only("function", self.functions, prefix)
+        function: LocalFunction = self._only("function", self.functions, prefix)
+        return function
 
-    def start(self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""):
+    def start(
+        self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""
+    ) -> Execution:
         """Start an execution of the stack's state machine; see ``LocalEngine.start``."""
         return self._engine.start(self.state_machine(prefix), execution_input, name=name)
 
-    def run(self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""):
+    def run(
+        self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""
+    ) -> Execution:
         """Start an execution and wait for its end; see ``LocalEngine.run``."""
         return self.start(execution_input, name=name, prefix=prefix).wait()
 
@@ -246,7 +257,9 @@ class LocalEngine:
         stack.callback(interpreter_log.setLevel, interpreter_log.level)
         interpreter_log.setLevel(logging.CRITICAL)
 
-        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, *rest: Any):
+        def invoke(
+            backend: Any, function_name: str, qualifier: Any, body: Any, *rest: Any
+        ) -> bytes:
             return self._invoke(function_name, body, response_headers=rest[-1])
 
         for backend in (LambdaBackend, LambdaSimpleBackend):
@@ -268,7 +281,10 @@ class LocalEngine:
 
     def deploy(self, stack: Stack) -> DeployedStack:
         """Deploy a CDK stack, synthesizing its app first if needed."""
-        assembly = Stage.of(stack).synth()
+        stage = Stage.of(stack)
+        if stage is None:
+            raise ValueError(f"Stack {stack.stack_name} belongs to no App or Stage: add it to one.")
+        assembly = stage.synth()
         artifact = assembly.get_stack_artifact(stack.artifact_id)
         return self.deploy_template(
             artifact.template, stack_name=artifact.stack_name, asset_dir=Path(assembly.directory)

@@ -13,7 +13,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Final
+from typing import Any, Final, cast
 from unittest import mock
 
 import jsonata
@@ -130,10 +130,13 @@ def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException
             env=env,
             error_name=name,
             event_type=HistoryEventType.EvaluationFailed,
-            event_details=EventDetails(
-                evaluationFailedEventDetails=EvaluationFailedEventDetails(
-                    error=name.error_name, cause=str(error)
-                )
+            event_details=cast(
+                EventDetails,
+                {
+                    "evaluationFailedEventDetails": EvaluationFailedEventDetails(
+                        error=name.error_name, cause=str(error)
+                    )
+                },
             ),
         )
     )
@@ -174,8 +177,9 @@ def _keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
     return from_error
 
 
-def _service_tasks_with_own_errors() -> list[type]:
-    found, pending = [], [StateTaskService]
+def _service_tasks_with_own_errors() -> list[type[StateTaskService]]:
+    found: list[type[StateTaskService]] = []
+    pending: list[type[StateTaskService]] = [StateTaskService]  # type: ignore[type-abstract]
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..states import ProtocolState as S
+
 
 @dataclass(frozen=True)
 class Environment:
@@ -33,8 +35,8 @@ class Environment:
     refs: Mapping[str, str]
     arns: Mapping[str, str]
 
-    def pseudo(self, name: str) -> str:
-        """The value of a pseudo parameter such as ``AWS::Region``."""
+    def pseudo(self, name: str) -> str | None:
+        """The value of a pseudo parameter such as ``AWS::Region`` (None for ``NoValue``)."""
         values = {
             "AWS::StackName": self.stack_name,
             "AWS::Region": self.region,
@@ -47,7 +49,7 @@ class Environment:
             raise KeyError(f"The local engine does not know the pseudo parameter {name}")
         return values[name]
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> str | None:
         """``Ref``: a pseudo parameter or a resource's physical id."""
         if name.startswith("AWS::"):
             return self.pseudo(name)
@@ -135,4 +137,5 @@ def state_machine_definitions(template: dict[str, Any]) -> dict[str, dict[str, A
 
 def work_branch(definition: dict[str, Any]) -> dict[str, Any]:
     """The branch of an idempotent workflow's definition that runs the wrapped work."""
-    return definition["States"]["RunWork"]["Branches"][0]
+    branch: dict[str, Any] = definition["States"][S.RUN_WORK]["Branches"][0]
+    return branch

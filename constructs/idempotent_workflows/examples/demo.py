@@ -1,14 +1,16 @@
 """The main job's demo: run the synthesized example stacks on the local engine and report.
 
-Usage: ``python -m idempotent_workflows.demo [cdk.out]`` after ``cdk synth``.
+Usage: ``python -m idempotent_workflows.examples.demo [cdk.out]`` after ``cdk synth``.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-from .testing import DeployedStack, Execution, LocalEngine
+from ..states import ProtocolState as S
+from ..testing import DeployedStack, Execution, LocalEngine
 
 
 def _line(label: str, execution: Execution, work_runs: int) -> str:
@@ -17,7 +19,7 @@ def _line(label: str, execution: Execution, work_runs: int) -> str:
     text = text if len(text) <= 70 else text[:67] + "..."
     return (
         f"  {label:<34} {execution.status:<9} states={len(execution.states_entered):<3}"
-        f" polls={execution.states_entered.count('WaitForLock'):<3} work runs so far={work_runs}"
+        f" polls={execution.states_entered.count(S.WAIT_FOR_LOCK):<3} work runs so far={work_runs}"
         f"\n  {'':<34} -> {text}"
     )
 
@@ -27,7 +29,7 @@ def _demo_workflow(deployed: DeployedStack) -> list[str]:
     function.environment["FAILURE_RATE"] = "0"
     lines = []
 
-    def run(label: str, execution_input: dict) -> None:
+    def run(label: str, execution_input: dict[str, Any]) -> None:
         lines.append(_line(label, deployed.run(execution_input), function.invocations))
 
     run("first run", {"orderId": "A-1"})
@@ -49,7 +51,7 @@ def _demo_workflow(deployed: DeployedStack) -> list[str]:
 def _demo_transactions(deployed: DeployedStack) -> list[str]:
     lines = []
 
-    def run(label: str, execution_input: dict) -> None:
+    def run(label: str, execution_input: dict[str, Any]) -> None:
         execution = deployed.run(execution_input)
         runs = sum(deployed.invocations().values())
         lines.append(_line(label, execution, runs))

@@ -10,11 +10,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .expressions import jsonata, literal
-from .functions import handler_function
-from .key import IdempotencyKey
-from .router import TransactionRouter
-from .workflow import IdempotentWorkflow
+from ..expressions import jsonata, literal
+from ..functions import handler_function
+from ..key import IdempotencyKey
+from ..router import TransactionRouter
+from ..workflow import IdempotentWorkflow
 
 #: cdk.json context key: the workflow types to deploy each example as.
 WORKFLOW_TYPES_CONTEXT: Final = "idempotent-workflows:workflowTypes"
@@ -102,7 +102,8 @@ class TransactionStack(Stack):
     """The transaction router inside an idempotent workflow keyed by ``TransactionId``.
 
     A repeated transaction id is processed once: the purchase is charged once, however often
-    the event arrives.
+    the event arrives. Subclasses add transaction types by overriding :meth:`add_routes`,
+    which runs before the workflow is built around the router.
 
     Parameters
     ----------
@@ -148,6 +149,7 @@ class TransactionStack(Stack):
                 removal_policy=removal_policy,
             ),
         )
+        self.add_routes(self.router)
         self.workflow = IdempotentWorkflow(
             self,
             "Workflow",
@@ -156,6 +158,18 @@ class TransactionStack(Stack):
             workflow_type=workflow_type,
             removal_policy=removal_policy,
         )
+
+    def add_routes(self, router: TransactionRouter) -> None:
+        """Add routes beyond ``PURCHASE`` and ``REFUND``; override it in a subclass.
+
+        Called once, after the two routes exist and before the workflow (and its state
+        machine's permissions) is built, so every route added here is deployed. Default: none.
+
+        Parameters
+        ----------
+        router
+            The stack's router; call ``router.add_route(transaction_type, function)``.
+        """
 
 
 def workflow_types(app: App) -> list[sfn.StateMachineType]:

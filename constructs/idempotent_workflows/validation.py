@@ -1,0 +1,63 @@
+"""Checks of construct props, made before jsii sees them: each error names the prop and the fix.
+
+jsii reports a wrong type deep inside its JavaScript runtime (``Cannot read properties of
+undefined``) or not at all, until an attribute is missing much later; these checks turn such
+mistakes into a ``TypeError`` at the line that made them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aws_cdk import Duration
+
+
+def describe(value: Any) -> str:
+    """``int 300``, ``str 'orderId'``: the type and a short representation of ``value``."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def fail(owner: str, prop: str, expected: str, value: Any, fix: str) -> TypeError:
+    """The error for a prop of the wrong type: what, got what, expected what, how to fix."""
+    return TypeError(f"{owner}: {prop} must be {expected}, got {describe(value)}: {fix}.")
+
+
+def check_instance(
+    owner: str, prop: str, value: Any, expected: type | tuple[type, ...], fix: str
+) -> None:
+    """Raise unless ``value`` is an instance of ``expected`` (or None, for optional props)."""
+    if value is not None and not isinstance(value, expected):
+        names = [t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,))]
+        article = "an" if names[0][0] in "AEIOU" else "a"
+        raise fail(owner, prop, f"{article} {' or '.join(names)}", value, fix)
+
+
+def check_bool(owner: str, prop: str, value: Any) -> None:
+    """Raise unless ``value`` is ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise fail(owner, prop, "a bool", value, f"pass {prop}=True or {prop}=False")
+
+
+def check_duration(owner: str, prop: str, value: Any) -> None:
+    """Raise unless ``value`` is a ``Duration`` or None; a number gets the ``Duration`` to pass."""
+    if value is None or isinstance(value, Duration):
+        return
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        fix = f"pass {prop}=Duration.seconds({value!r})"
+    else:
+        fix = f"pass for example {prop}=Duration.minutes(5)"
+    raise fail(owner, prop, "an aws_cdk.Duration", value, fix)
+
+
+def check_interface(
+    owner: str, prop: str, value: Any, *, members: Iterable[str], expected: str, fix: str
+) -> None:
+    """Raise unless ``value`` has the members of a CDK interface (or is None).
+
+    jsii interfaces such as ``ITable`` cannot be checked with ``isinstance``; an object that
+    lacks their members is certainly not one.
+    """
+    if value is not None and not all(hasattr(value, member) for member in members):
+        raise fail(owner, prop, expected, value, fix)
