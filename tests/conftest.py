@@ -43,3 +43,8 @@ def template_json(stack: Stack) -> dict[str, Any]:
 def only_definition(stack: Stack) -> dict[str, Any]:
     (definition,) = state_machine_definitions(template_json(stack)).values()
     return definition
+
+
+def as_list(value: Any) -> list[Any]:
+    """An IAM ``Action`` or ``Resource`` (one value or a list) as a list."""
+    return value if isinstance(value, list) else [value]

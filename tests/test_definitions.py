@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Annotations, Match, Template
-from conftest import EXAMPLE_STACKS, new_app, only_definition, template_json
+from conftest import EXAMPLE_STACKS, as_list, new_app, only_definition, template_json
 
 from idempotent_workflows import (
     IdempotencyKey,
@@ -292,17 +292,19 @@ def test_grant_start_execution_covers_sync_starts_for_express():
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(e, c): pass"),
     )
-    workflow.grant_start_execution(function)
+    grant = workflow.grant_start_execution(function)
+    granted = {
+        action
+        for statement in grant.principal_statements
+        for action in as_list(statement.to_statement_json()["Action"])
+    }
+    assert granted == {"states:StartExecution", "states:StartSyncExecution"}
     statements = [
         s
         for p in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
         for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
-    actions = {
-        a
-        for s in statements
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
+    actions = {a for s in statements for a in as_list(s["Action"])}
     assert {"states:StartExecution", "states:StartSyncExecution"} <= actions
 
 

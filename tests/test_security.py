@@ -12,7 +12,7 @@ from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
-from conftest import CONTEXT, EXAMPLE_STACKS, ROOT
+from conftest import CONTEXT, EXAMPLE_STACKS, ROOT, as_list
 
 from idempotent_workflows import IdempotentWorkflow, acknowledge_findings
 from idempotent_workflows.examples import add_example_stacks
@@ -113,10 +113,6 @@ def policies_of(template: dict, role_prefix: str) -> list[dict]:
         if any(role.startswith(role_prefix) for role in roles):
             statements += resource["Properties"]["PolicyDocument"]["Statement"]
     return statements
-
-
-def as_list(value):
-    return value if isinstance(value, list) else [value]
 
 
 def function_of(resource: dict) -> str:

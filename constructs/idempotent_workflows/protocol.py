@@ -6,11 +6,12 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from . import record as r
 from .expressions import NOW, idempotency_key, jsonata, literal, seconds_from_now, to_json
@@ -66,6 +67,8 @@ def as_table(owner: str, table: Any) -> dynamodb.ITable:
     """The ``ITable`` for a ``table`` prop: an ``ITable`` itself, or an ``IdempotencyTable``'s."""
     if isinstance(table, IdempotencyTable):
         return table.table
+    if table is None:
+        raise fail(owner, "table", "given", table, "pass IdempotencyTable(scope, 'Records')")
     check_interface(
         owner,
         "table",
@@ -90,8 +93,22 @@ def _jsonpath_fields(name: str, state: Mapping[str, Any]) -> Iterator[str]:
             yield from _jsonpath_fields(inner_name, inner)
 
 
+def _jsonpath_error(owner: str, found: list[str]) -> str:
+    return (
+        f"{owner}: the work uses JSONPath ({', '.join(found)}), but the idempotent workflow is "
+        "a JSONata state machine, and Step Functions rejects JSONPath states in one: build the "
+        "work with the .jsonata() factories, for example tasks.LambdaInvoke.jsonata(scope, id, "
+        "lambda_function=fn, outputs='{% $states.result.Payload %}') instead of "
+        "output_path='$.Payload'."
+    )
+
+
 def check_jsonata_work(owner: str, work: sfn.IChainable) -> None:
     """Refuse work with JSONPath states: Step Functions rejects them in a JSONata state machine.
+
+    Checks the states reachable from the work's start; states inside Parallel branches and Map
+    iterations exist only once the state machine is built, and ``IdempotencyProtocol``
+    checks them at synth time.
 
     Raises
     ------
@@ -116,13 +133,20 @@ def check_jsonata_work(owner: str, work: sfn.IChainable) -> None:
         )
     ]
     if found:
-        raise ValueError(
-            f"{owner}: the work uses JSONPath ({', '.join(found)}), but the idempotent "
-            "workflow is a JSONata state machine, and Step Functions rejects JSONPath states in "
-            "one: build the work with the .jsonata() factories, for example "
-            "tasks.LambdaInvoke.jsonata(scope, id, lambda_function=fn, "
-            "outputs='{% $states.result.Payload %}') instead of output_path='$.Payload'."
-        )
+        raise ValueError(_jsonpath_error(owner, found))
+
+
+@jsii.implements(IValidation)
+class _JsonataWork:
+    """Synth-time check of the whole work, nested branches included, once it is built."""
+
+    def __init__(self, run_work: sfn.Parallel) -> None:
+        self._run_work = run_work
+
+    def validate(self) -> list[str]:
+        rendered = self._run_work.to_state_json(sfn.QueryLanguage.JSONATA)
+        found = list(_jsonpath_fields(self._run_work.state_id, rendered))
+        return [_jsonpath_error(_OWNER, found)] if found else []
 
 
 def check_protocol_props(
@@ -353,6 +377,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         run_work = sfn.Parallel.jsonata(
             self, S.RUN_WORK, outputs=jsonata("$states.result[0]")
         ).branch(work)
+        self.node.add_validation(_JsonataWork(run_work))
         for errors in _ALL_ERRORS:
             run_work.add_catch(
                 record_failure,

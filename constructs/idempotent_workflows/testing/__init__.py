@@ -6,14 +6,15 @@ package's pytest plugin) wraps it. Needs the ``[testing]`` extra:
 ``pip install 'idempotent-workflows[testing]'``.
 """
 
-from importlib.util import find_spec
-
-_MISSING = [name for name in ("boto3", "moto", "jsonata") if find_spec(name) is None]
-if _MISSING:
+try:
+    import boto3  # noqa: F401
+    import jsonata  # noqa: F401
+    import moto  # noqa: F401
+except ImportError as error:
     raise ImportError(
         "idempotent_workflows.testing needs the [testing] extra, which is not installed "
-        f"(missing: {', '.join(_MISSING)}): pip install 'idempotent-workflows[testing]'"
-    )
+        f"(missing: {error.name}): pip install 'idempotent-workflows[testing]'"
+    ) from error
 
 from .engine import DeployedStack, Execution, LocalEngine  # noqa: E402
 from .lambda_runtime import LocalFunction  # noqa: E402

@@ -1,0 +1,185 @@
+"""Wrong prop types and JSONPath work fail at construction, naming the prop and the fix."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from aws_cdk.assertions import Template
+from conftest import new_app, only_definition
+
+from idempotent_workflows import (
+    IdempotencyKey,
+    IdempotencyProtocol,
+    IdempotencyTable,
+    IdempotentWorkflow,
+    TransactionRouter,
+)
+from idempotent_workflows.functions import PYTHON_RUNTIME
+
+
+@pytest.fixture
+def stack() -> Stack:
+    return Stack(new_app(), "Props")
+
+
+def pass_work(stack: Stack, id: str = "Work") -> sfn.Pass:
+    return sfn.Pass.jsonata(stack, id, outputs={"done": True})
+
+
+def inline_function(stack: Stack, id: str) -> lambda_.Function:
+    return lambda_.Function(
+        stack,
+        id,
+        runtime=PYTHON_RUNTIME,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return event"),
+    )
+
+
+@pytest.mark.parametrize(
+    "props,message",
+    [
+        (
+            {"key": "orderId"},
+            r"IdempotentWorkflow: key must be an IdempotencyKey, got str 'orderId': "
+            r"pass IdempotencyKey.from_fields\('orderId'\)",
+        ),
+        (
+            {"lease": 300},
+            r"IdempotentWorkflow: lease must be an aws_cdk.Duration, got int 300: "
+            r"pass lease=Duration.seconds\(300\)",
+        ),
+        (
+            {"record_ttl": "1 day"},
+            r"record_ttl must be an aws_cdk.Duration, got str '1 day': "
+            r"pass for example record_ttl=Duration.minutes\(5\)",
+        ),
+        ({"poll_interval": 2.5}, r"pass poll_interval=Duration.seconds\(2.5\)"),
+        ({"max_polls": 3.0}, r"max_polls must be an int, got float 3.0"),
+        ({"max_polls": True}, r"max_polls must be an int, got bool True"),
+        ({"key_namespace": 7}, r"key_namespace must be a str, got int 7"),
+        ({"workflow_type": "EXPRESS"}, r"workflow_type must be a StateMachineType"),
+        ({"logs": {"level": "ALL"}}, r"logs must be a LogOptions, got dict"),
+        ({"tracing_enabled": "yes"}, r"tracing_enabled must be a bool, got str 'yes'"),
+        ({"state_machine_name": 1}, r"state_machine_name must be a str"),
+        ({"removal_policy": "DESTROY"}, r"removal_policy must be a RemovalPolicy"),
+        (
+            {"table": "records"},
+            r"table must be an aws_dynamodb.ITable or an IdempotencyTable, got str 'records': "
+            r"pass IdempotencyTable\(...\).table",
+        ),
+    ],
+)
+def test_a_wrong_workflow_prop_names_the_prop_and_the_fix(stack, props, message):
+    with pytest.raises(TypeError, match=message):
+        IdempotentWorkflow(stack, "Workflow", work=pass_work(stack), **props)
+
+
+def test_work_that_is_not_a_chainable_is_refused(stack):
+    with pytest.raises(TypeError, match=r"work must be an aws_stepfunctions.IChainable"):
+        IdempotentWorkflow(stack, "Workflow", work={"Type": "Pass"})
+
+
+def test_an_idempotency_table_is_accepted_for_its_table(stack):
+    records = IdempotencyTable(stack, "Records", removal_policy=RemovalPolicy.DESTROY)
+    workflow = IdempotentWorkflow(stack, "Workflow", work=pass_work(stack), table=records)
+    assert workflow.table is records.table
+    Template.from_stack(stack).resource_count_is("AWS::DynamoDB::Table", 1)
+
+
+def test_the_protocol_names_itself_in_its_errors(stack):
+    table = IdempotencyTable(stack, "Records").table
+    with pytest.raises(TypeError, match=r"^IdempotencyProtocol: lease must be"):
+        IdempotencyProtocol(stack, "Protocol", work=pass_work(stack), table=table, lease=60)
+    with pytest.raises(TypeError, match=r"^IdempotencyProtocol: table must be"):
+        IdempotencyProtocol(stack, "Second", work=pass_work(stack, "Other"), table=None)
+
+
+@pytest.mark.parametrize(
+    "props,message",
+    [
+        ({"removal_policy": "RETAIN"}, r"IdempotencyTable: removal_policy must be a RemovalPolicy"),
+        ({"encryption": "KMS"}, r"encryption must be a TableEncryption"),
+        ({"encryption_key": "alias/mine"}, r"encryption_key must be an aws_kms.IKey"),
+        ({"point_in_time_recovery": 1}, r"point_in_time_recovery must be a bool, got int 1"),
+    ],
+)
+def test_a_wrong_table_prop_names_the_prop_and_the_fix(stack, props, message):
+    with pytest.raises(TypeError, match=message):
+        IdempotencyTable(stack, "Records", **props)
+
+
+def test_a_wrong_router_function_names_the_prop(stack):
+    with pytest.raises(TypeError, match=r"TransactionRouter: purchase_function must be an "):
+        TransactionRouter(stack, "Router", purchase_function="arn:aws:lambda:purchase")
+    router = TransactionRouter(stack, "Valid", refund_function=inline_function(stack, "Refund"))
+    with pytest.raises(TypeError, match=r"TransactionRouter: function must be an aws_lambda"):
+        router.add_route("CHARGEBACK", "chargeback-function")
+
+
+# -- JSONPath work -------------------------------------------------------------------------
+
+
+def test_work_with_jsonpath_fields_is_refused_with_the_jsonata_factories(stack):
+    classic = tasks.LambdaInvoke(
+        stack, "Charge", lambda_function=inline_function(stack, "Fn"), output_path="$.Payload"
+    )
+    with pytest.raises(ValueError) as raised:
+        IdempotentWorkflow(stack, "Workflow", work=classic)
+    message = str(raised.value)
+    assert "Charge.OutputPath" in message
+    assert "JSONata state machine" in message
+    assert ".jsonata() factories" in message
+
+
+def test_jsonpath_inside_a_parallel_branch_is_refused_at_synth():
+    app = new_app()
+    stack = Stack(app, "Nested")
+    nested = sfn.Pass(stack, "Nested", result_path="$.nested")
+    parallel = sfn.Parallel.jsonata(stack, "Fanout").branch(nested)
+    IdempotentWorkflow(stack, "Workflow", work=parallel)
+    with pytest.raises(RuntimeError, match=r"the work uses JSONPath \(Nested.ResultPath\)"):
+        app.synth()
+
+
+def test_a_jsonpath_choice_is_refused(stack):
+    choice = sfn.Choice(stack, "Route").when(
+        sfn.Condition.string_equals("$.type", "a"), pass_work(stack, "A")
+    )
+    with pytest.raises(ValueError, match=r"Route.Choices \(JSONPath conditions\)"):
+        IdempotentWorkflow(stack, "Workflow", work=choice.otherwise(pass_work(stack, "B")))
+
+
+def test_plain_states_without_jsonpath_fields_are_accepted(stack):
+    """A state built without a factory but without JSONPath fields is valid JSONata."""
+    IdempotentWorkflow(stack, "Workflow", work=sfn.Pass(stack, "Plain"))
+    assert only_definition(stack)["QueryLanguage"] == "JSONata"
+
+
+# -- embedding the protocol in an Express machine ------------------------------------------
+
+
+def test_the_protocol_applies_the_express_limits_where_it_is_built(stack):
+    table = IdempotencyTable(stack, "Records").table
+    with pytest.raises(ValueError, match=r"lease is 900 s, but an Express execution ends"):
+        IdempotencyProtocol(
+            stack,
+            "Protocol",
+            work=pass_work(stack),
+            table=table,
+            lease=Duration.minutes(15),
+            workflow_type=sfn.StateMachineType.EXPRESS,
+        )
+    protocol = IdempotencyProtocol(
+        stack,
+        "Embedded",
+        work=pass_work(stack, "Work2"),
+        table=table,
+        key=IdempotencyKey.from_fields("id"),
+        workflow_type=sfn.StateMachineType.EXPRESS,
+    )
+    assert protocol.lease_seconds == 240  # the Express default
+    assert protocol.max_polls == 24

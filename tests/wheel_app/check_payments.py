@@ -1,0 +1,33 @@
+"""The user's offline tests: the `local_engine` fixture comes from the wheel's pytest plugin."""
+
+from aws_cdk import App
+from payments_app import build
+
+from idempotent_workflows import ProtocolState
+
+
+def test_the_users_workflows_run_their_work_once(local_engine):
+    stacks = build(App())
+
+    demo = local_engine.deploy(stacks["demo"])
+    event = {"idempotencyKeyJmespath": "order", "order": {"id": 1}, "at": "10:00"}
+    first = demo.run(event)
+    duplicate = demo.run({**event, "at": "10:05"})
+    assert first.status == "SUCCEEDED"
+    assert duplicate.output == first.output
+    assert duplicate.states_entered[-1] == ProtocolState.RETURN_STORED_RESULT
+    assert demo.function("RandomFailure").invocations == 1
+
+    transactions = local_engine.deploy(stacks["transactions"])
+    chargeback = {"TransactionType": "CHARGEBACK", "TransactionId": "c-1", "Amount": 3}
+    first, duplicate = transactions.run(chargeback), transactions.run(chargeback)
+    assert first.output == {"TransactionId": "c-1", "Status": "CHARGED_BACK"}
+    assert duplicate.output == first.output
+    assert transactions.function("ChargebackFunction").invocations == 1
+
+    emails = local_engine.deploy(stacks["emails"])
+    message = {"messageId": "m-1", "to": "a@example.com"}
+    first, duplicate = emails.run(message), emails.run(message)
+    assert first.output == duplicate.output == {"sentTo": "a@example.com"}
+    assert first.states_entered.count("SendEmail") == 1
+    assert "SendEmail" not in duplicate.states_entered
