@@ -20,7 +20,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Property tests: derandomized in `make test` (CI); `make fuzz` explores.
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup run synth test typecheck snapshot-update clean bench
+.PHONY: setup run synth test typecheck docs snapshot-update clean bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -49,6 +49,9 @@ test: setup
 
 typecheck: setup
 	$(PY) -m mypy
+
+docs: setup
+	$(PY) docs/generate.py
 
 snapshot-update: setup
 	$(PY) -m pytest tests/test_snapshots.py --snapshot-update

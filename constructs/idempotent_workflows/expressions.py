@@ -1,7 +1,7 @@
 """JSONata building blocks that the state machine evaluates in Step Functions.
 
 Keys, clocks and stored results are computed by Step Functions itself, so the idempotency
-machinery needs no Lambda function (DESIGN.md section 3).
+machinery needs no Lambda function (docs/protocol.md).
 """
 
 from __future__ import annotations

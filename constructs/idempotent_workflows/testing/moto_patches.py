@@ -1,6 +1,6 @@
-"""Small, named completions of moto's Step Functions interpreter (DESIGN.md section 4).
+"""Small, named completions of moto's Step Functions interpreter (docs/engine.md).
 
-moto (pinned in pyproject.toml) runs Amazon States Language with an interpreter ported from
+moto (pinned in constraints.txt) runs Amazon States Language with an interpreter ported from
 LocalStack, with a few gaps. Each function below closes one, by replacing one moto attribute;
 ``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after.
 """
