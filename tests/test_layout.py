@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -30,3 +32,19 @@ def test_library_is_imported_from_the_source_root():
     import idempotent_workflows
 
     assert Path(idempotent_workflows.__file__).resolve().is_relative_to(ROOT / "constructs")
+
+
+def test_the_library_never_imports_the_testing_engine():
+    """Constructs and examples import without moto or boto3: the engine is the testing extra."""
+    probe = (
+        "import sys, idempotent_workflows, idempotent_workflows.examples;"
+        "loaded = [m for m in ('moto', 'boto3', 'jsonata', 'idempotent_workflows.testing')"
+        " if m in sys.modules]; print(loaded)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_handlers_reach_the_package_through_a_link():
+    link = ROOT / "constructs" / "idempotent_workflows" / "lambdas"
+    assert link.is_symlink() and link.resolve() == ROOT / "lambdas"
