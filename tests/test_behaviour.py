@@ -166,7 +166,7 @@ def test_a_live_holder_makes_waiters_time_out_after_the_poll_bound(demo, local_e
     assert waiter.status == "FAILED"
     assert waiter.error == "Idempotency.LockWaitTimeout"
     assert "arn:alive still holds the lock" in waiter.cause
-    max_polls = 90 if "Standard" in demo.name else 24
+    max_polls = 90 if "Standard" in demo.name else 16
     assert waiter.states_entered.count(S.WAIT_FOR_LOCK) == max_polls
     assert random_failure_runs(demo) == 1
 
@@ -290,6 +290,55 @@ def test_a_repeated_transaction_is_charged_once(transactions):
     again = transactions.run({**event, "Retry": 1})
     assert again.output == first.output  # the same receipt: not charged again
     assert transactions.function("Purchase").invocations == 1
+
+
+def test_the_same_key_with_another_amount_is_refused_by_name(transactions):
+    """Payload validation: TransactionId is the key, TransactionType and Amount must match."""
+    event = {"TransactionType": "PURCHASE", "TransactionId": "p3", "Amount": 20}
+    first = transactions.run(event)
+    record = only_record(transactions)
+    mismatch = transactions.run({**event, "Amount": 2000})
+    assert mismatch.status == "FAILED"
+    assert mismatch.error == "Idempotency.PayloadMismatch"
+    assert record["id"] in mismatch.cause and "TransactionType, Amount" in mismatch.cause
+    assert "2000" not in mismatch.cause and "20," not in mismatch.cause  # names, never values
+    assert mismatch.states_entered == [
+        S.ACQUIRE_LOCK,
+        S.READ_RECORD,
+        S.CHECK_RECORD,
+        S.PAYLOAD_MISMATCH,
+    ]
+    assert only_record(transactions) == record  # the record is untouched
+    assert transactions.function("Purchase").invocations == 1
+    # A field outside the validated ones does not make another request.
+    assert transactions.run({**event, "Note": "retry"}).output == first.output
+    assert transactions.function("Purchase").invocations == 1
+
+
+def test_a_mismatch_is_refused_while_the_first_request_still_runs(transactions, local_engine):
+    transactions.function("Purchase").latency = 1.0
+    event = {"TransactionType": "PURCHASE", "TransactionId": "p4", "Amount": 20}
+    holder = transactions.start(event)
+    deadline = time.time() + 10
+    while not transactions.items() and time.time() < deadline:
+        time.sleep(0.01)
+    mismatch = transactions.run({**event, "TransactionType": "REFUND"})
+    assert mismatch.error == "Idempotency.PayloadMismatch"
+    assert S.WAIT_FOR_LOCK not in mismatch.states_entered
+    assert holder.wait().status == "SUCCEEDED"
+    assert transactions.invocations() == {
+        transactions.function("Purchase").logical_id: 1,
+        transactions.function("Refund").logical_id: 0,
+    }
+
+
+def test_after_a_failure_the_key_may_carry_another_payload(transactions):
+    """A FAILED record is retried by the next request, whatever its validated fields."""
+    bad = {"TransactionType": "PURCHASE", "TransactionId": "p5", "Amount": -1}
+    assert transactions.run(bad).error == "InvalidTransaction"
+    fixed = transactions.run({**bad, "Amount": 1})
+    assert fixed.status == "SUCCEEDED" and fixed.output["Amount"] == 1
+    assert only_record(transactions)["executionstatus"] == RecordStatus.SUCCEEDED
 
 
 def test_an_unknown_type_ends_in_the_routers_named_failure(transactions):

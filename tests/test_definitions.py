@@ -15,6 +15,7 @@ from idempotent_workflows import (
     IdempotencyKey,
     IdempotencyTable,
     IdempotentWorkflow,
+    RetryPolicy,
     TransactionRouter,
     record,
 )
@@ -23,6 +24,7 @@ from idempotent_workflows import (
 )
 from idempotent_workflows.examples import IdempotentWorkflowStack, TransactionStack
 from idempotent_workflows.functions import PYTHON_RUNTIME
+from idempotent_workflows.retry import TRANSIENT_DYNAMODB_ERRORS
 from idempotent_workflows.testing.template import work_branch
 
 DYNAMODB = "arn:aws:states:::dynamodb:"
@@ -47,7 +49,10 @@ def test_protocol_states(example_stacks, name):
     acquire = states[S.ACQUIRE_LOCK]
     assert acquire["Resource"] == DYNAMODB + "updateItem"
     assert acquire["Arguments"]["ConditionExpression"] == record.ACQUIRE_CONDITION
-    assert acquire["Arguments"]["UpdateExpression"] == record.ACQUIRE_UPDATE
+    validates_payload = name.startswith("Transaction")
+    assert acquire["Arguments"]["UpdateExpression"] == (
+        record.ACQUIRE_UPDATE_WITH_PAYLOAD if validates_payload else record.ACQUIRE_UPDATE
+    )
     assert acquire["Next"] == S.RUN_WORK
     assert [(c["ErrorEquals"], c["Next"]) for c in acquire["Catch"]] == [
         (["DynamoDB.ConditionalCheckFailedException"], S.READ_RECORD),
@@ -83,12 +88,26 @@ def test_protocol_states(example_stacks, name):
     assert states[S.RECORD_FAILURE]["Arguments"]["ConditionExpression"] == record.OWNS_LOCK
     assert states[S.RECORD_FAILURE]["Next"] == S.FAIL_WITH_WORK_ERROR
 
+    for state_name in (S.ACQUIRE_LOCK, S.STORE_RESULT, S.RECORD_FAILURE, S.READ_RECORD):
+        assert states[state_name]["Retry"] == [
+            {
+                "ErrorEquals": list(TRANSIENT_DYNAMODB_ERRORS),
+                "IntervalSeconds": 1,
+                "MaxAttempts": 3,
+                "BackoffRate": 2,
+                "MaxDelaySeconds": 4,
+                "JitterStrategy": "FULL",
+            }
+        ], state_name
+    assert not any("Retry" in state for state in (states[S.RUN_WORK], states[S.CHECK_RECORD]))
+
     read = states[S.READ_RECORD]
     assert read["Resource"] == DYNAMODB + "getItem"
     assert read["Arguments"]["ConsistentRead"] is True
     assert read["Next"] == S.CHECK_RECORD
     check = states[S.CHECK_RECORD]
     assert [choice["Next"] for choice in check["Choices"]] == [
+        *([S.PAYLOAD_MISMATCH] if validates_payload else []),
         S.RETURN_STORED_RESULT,
         S.LOCK_WAIT_TIMEOUT,
         S.WAIT_FOR_LOCK,
@@ -321,11 +340,14 @@ def workflow(**props):
     [
         (
             {"workflow_type": sfn.StateMachineType.EXPRESS, "lease": Duration.minutes(6)},
-            "lease is 360 s, but an Express execution ends within 300 s",
+            r"lease \(360 s\) plus the worst-case retry waits of the holder's writes "
+            r"\(3 x 7 s\) is 381 s, but an Express execution ends within 300 s: pass a lease "
+            r"of at most 279 s",
         ),
         (
             {"workflow_type": sfn.StateMachineType.EXPRESS, "max_polls": 31},
-            "poll_interval \\* max_polls is 310 s",
+            r"max_polls=31 polls of 10 s, with the worst-case retry waits \(7 s per DynamoDB "
+            r"call\), do not fit an Express execution's 300 s: lower max_polls to at most 16",
         ),
         ({"poll_interval": Duration.seconds(0)}, "poll_interval must be a positive duration"),
         ({"lease": Duration.seconds(0)}, "lease must be a positive duration"),
@@ -392,3 +414,94 @@ def test_example_stack_props_at_non_default_values():
     template.has_resource_properties(
         "AWS::StepFunctions::StateMachine", {"StateMachineType": "EXPRESS"}
     )
+
+
+# -- retries and payload validation --------------------------------------------------------
+
+
+def test_retry_policy_at_non_default_values_and_off():
+    stack = Stack(new_app(), "Retries")
+    IdempotentWorkflow(
+        stack,
+        "Custom",
+        work=sfn.Pass.jsonata(stack, "Work"),
+        dynamodb_retry=RetryPolicy(
+            max_attempts=5,
+            interval=Duration.seconds(2),
+            backoff_rate=3,
+            max_delay=Duration.seconds(20),
+        ),
+    )
+    IdempotentWorkflow(
+        Stack(stack.node.scope, "NoRetries"),
+        "Off",
+        work=sfn.Pass.jsonata(stack.node.scope.node.find_child("NoRetries"), "Work"),
+        dynamodb_retry=RetryPolicy.off(),
+    )
+    (retry,) = only_definition(stack)["States"][S.STORE_RESULT]["Retry"]
+    assert (retry["MaxAttempts"], retry["IntervalSeconds"], retry["BackoffRate"]) == (5, 2, 3)
+    assert retry["MaxDelaySeconds"] == 20
+    off = only_definition(stack.node.scope.node.find_child("NoRetries"))["States"]
+    assert not [name for name, state in off.items() if "Retry" in state]
+    # Waits of at most 2, 6, 18, then 20 and 20 (capped): 66 s in the worst case.
+    assert (
+        RetryPolicy(
+            max_attempts=5,
+            interval=Duration.seconds(2),
+            backoff_rate=3,
+            max_delay=Duration.seconds(20),
+        ).worst_case_seconds
+        == 66
+    )
+    assert RetryPolicy().worst_case_seconds == 1 + 2 + 4
+    assert RetryPolicy.off().worst_case_seconds == 0
+
+
+@pytest.mark.parametrize(
+    "props,message",
+    [
+        ({"max_attempts": -1}, "max_attempts must be a whole number from 0 to 10"),
+        ({"backoff_rate": 0.5}, "backoff_rate must be from 1 to 10"),
+        ({"interval": 1}, r"interval must be an aws_cdk.Duration, got int 1"),
+        ({"max_delay": Duration.millis(1500)}, "max_delay must be a whole number of seconds"),
+        ({"interval": Duration.seconds(0)}, "interval must be at least 1 second"),
+    ],
+)
+def test_a_bad_retry_policy_is_refused(props, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        RetryPolicy(**props)
+
+
+def test_express_without_retries_gets_the_polls_that_cover_the_lease():
+    stack = Stack(new_app(), "NoRetryExpress")
+    workflow = IdempotentWorkflow(
+        stack,
+        "Workflow",
+        work=sfn.Pass.jsonata(stack, "Work"),
+        workflow_type=sfn.StateMachineType.EXPRESS,
+        dynamodb_retry=RetryPolicy.off(),
+    )
+    assert workflow.protocol.max_polls == 24  # 240 s lease / 10 s, within 300 s
+
+
+def test_payload_validation_stores_and_compares_a_fingerprint(example_stacks):
+    states = only_definition(example_stacks["TransactionStandard"])["States"]
+    acquire = states[S.ACQUIRE_LOCK]
+    assert acquire["Arguments"]["UpdateExpression"] == record.ACQUIRE_UPDATE_WITH_PAYLOAD
+    payload = acquire["Arguments"]["ExpressionAttributeValues"][":payload"]["S"]
+    assert '"TransactionType": $states.input.`TransactionType`' in payload
+    assert '"Amount": $states.input.`Amount`' in payload
+    assert acquire["Catch"][0]["Assign"]["idemPayload"] == "{% " + payload.removeprefix("{% ")
+    first = states[S.CHECK_RECORD]["Choices"][0]
+    assert first["Next"] == S.PAYLOAD_MISMATCH
+    assert "$idemRecord.payloadhash.S != $idemPayload" in first["Condition"]
+    assert states[S.PAYLOAD_MISMATCH]["Error"] == "Idempotency.PayloadMismatch"
+    plain = only_definition(example_stacks["IdempotentWorkflowStandard"])["States"]
+    assert S.PAYLOAD_MISMATCH not in plain
+    assert plain[S.ACQUIRE_LOCK]["Arguments"]["UpdateExpression"] == record.ACQUIRE_UPDATE
+
+
+@pytest.mark.parametrize("fields", ["Amount", ["a b"], ["Amount", "Amount"]])
+def test_bad_payload_fields_are_refused(fields):
+    with pytest.raises((TypeError, ValueError), match="payload_fields"):
+        workflow(payload_fields=fields)

@@ -164,7 +164,7 @@ def test_plain_states_without_jsonpath_fields_are_accepted(stack):
 
 def test_the_protocol_applies_the_express_limits_where_it_is_built(stack):
     table = IdempotencyTable(stack, "Records").table
-    with pytest.raises(ValueError, match=r"lease is 900 s, but an Express execution ends"):
+    with pytest.raises(ValueError, match=r"lease \(900 s\) plus the worst-case retry waits"):
         IdempotencyProtocol(
             stack,
             "Protocol",
@@ -182,4 +182,5 @@ def test_the_protocol_applies_the_express_limits_where_it_is_built(stack):
         workflow_type=sfn.StateMachineType.EXPRESS,
     )
     assert protocol.lease_seconds == 240  # the Express default
-    assert protocol.max_polls == 24
+    # The most polls that fit 5 minutes with worst-case retries: (300 - 2 * 7) // (10 + 7).
+    assert protocol.max_polls == 16

@@ -8,6 +8,7 @@ from . import record
 from .key import IdempotencyKey
 from .protocol import IdempotencyProtocol
 from .record import IdempotencyError, RecordStatus
+from .retry import RetryPolicy
 from .router import TransactionRouter
 from .security import acknowledge_findings
 from .snapshots import mask_asset_hashes
@@ -25,6 +26,7 @@ __all__ = [
     "IdempotentWorkflow",
     "ProtocolState",
     "RecordStatus",
+    "RetryPolicy",
     "TransactionRouter",
     "__version__",
     "acknowledge_findings",

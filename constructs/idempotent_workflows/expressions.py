@@ -73,6 +73,10 @@ def to_json(expression: str) -> str:
     return f"({_TO_JSON} $toJson({expression}))"
 
 
+def _hashed(prefix: str, material: str) -> str:
+    return f"({_TO_JSON} {_NUMBER} {_CANONICAL} {_DIGEST} {prefix}$digest($canonical({material})))"
+
+
 def idempotency_key(namespace: str, material: str) -> str:
     """JSONata for the key of ``material``: ``<namespace>#<sha256 of its canonical JSON>``.
 
@@ -83,10 +87,12 @@ def idempotency_key(namespace: str, material: str) -> str:
     material
         JSONata expression for the value that identifies a duplicate.
     """
-    return (
-        f"({_TO_JSON} {_NUMBER} {_CANONICAL} {_DIGEST}"
-        f" {literal(namespace + '#')} & $digest($canonical({material})))"
-    )
+    return _hashed(f"{literal(namespace + '#')} & ", material)
+
+
+def fingerprint(material: str) -> str:
+    """JSONata for the SHA-256 of the canonical JSON of ``material`` (payload validation)."""
+    return _hashed("", material)
 
 
 def seconds_from_now(seconds: int) -> str:

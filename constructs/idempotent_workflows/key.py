@@ -25,6 +25,35 @@ KEY_MATERIAL_VARIABLE: Final = "idemKeyMaterial"
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 
 
+def check_field_paths(what: str, paths: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``paths`` are distinct dotted field paths.
+
+    Parameters
+    ----------
+    what
+        Who received the paths, for the message (``"IdempotencyKey.from_fields()"``).
+    paths
+        The paths, for example ``("TransactionId", "order.id")``.
+    """
+    for path in paths:
+        if not isinstance(path, str) or not _FIELD_PATH.match(path):
+            raise ValueError(
+                f"{what} got {path!r}: expected a dotted field path "
+                "such as 'TransactionId' or 'order.id' (letters, digits, '_' and '-')."
+            )
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"{what} got a repeated field: {tuple(paths)!r}.")
+
+
+def field_selection(input_expression: str, paths: Sequence[str]) -> str:
+    """JSONata for an object of the selected fields, by path (absent fields are left out)."""
+    fields = ", ".join(
+        f"{literal(path)}: {input_expression}." + ".".join(f"`{p}`" for p in path.split("."))
+        for path in paths
+    )
+    return f"{{{fields}}}"
+
+
 @dataclass(frozen=True)
 class KeyBinding:
     """What a key mode adds to the protocol it is bound to.
@@ -79,14 +108,7 @@ class IdempotencyKey(ABC):
                 "for example IdempotencyKey.from_fields('TransactionId'), or use "
                 "IdempotencyKey.whole_input() to key on the whole input."
             )
-        for path in paths:
-            if not isinstance(path, str) or not _FIELD_PATH.match(path):
-                raise ValueError(
-                    f"IdempotencyKey.from_fields() got {path!r}: expected a dotted field path "
-                    "such as 'TransactionId' or 'order.id' (letters, digits, '_' and '-')."
-                )
-        if len(set(paths)) != len(paths):
-            raise ValueError(f"IdempotencyKey.from_fields() got a repeated field: {paths!r}.")
+        check_field_paths("IdempotencyKey.from_fields()", paths)
         return _Fields(paths)
 
     @classmethod
@@ -124,14 +146,11 @@ class _Fields(IdempotencyKey):
         self.fields = tuple(paths)
 
     def bind(self, scope: Construct, input_expression: str) -> KeyBinding:
-        selection = ", ".join(
-            f"{literal(path)}: {input_expression}." + ".".join(f"`{p}`" for p in path.split("."))
-            for path in self.fields
-        )
+        selection = field_selection(input_expression, self.fields)
         names = ", ".join(literal(path) for path in self.fields)
         return KeyBinding(
             material=(
-                f"($selection := {{{selection}}};"
+                f"($selection := {selection};"
                 f" $missing := $filter([{names}], function($f) {{"
                 " ($v := $lookup($selection, $f); $not($exists($v)) or $v = null) });"
                 " $count($missing) > 0 ? $error('Idempotency key field(s) missing or null in "

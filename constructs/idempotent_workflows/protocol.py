@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import jsii
@@ -14,8 +14,17 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IValidation
 
 from . import record as r
-from .expressions import NOW, idempotency_key, jsonata, literal, seconds_from_now, to_json
-from .key import IdempotencyKey
+from .expressions import (
+    NOW,
+    fingerprint,
+    idempotency_key,
+    jsonata,
+    literal,
+    seconds_from_now,
+    to_json,
+)
+from .key import IdempotencyKey, check_field_paths, field_selection
+from .retry import RetryPolicy
 from .states import ProtocolState as S
 from .table import IdempotencyTable
 from .validation import check_duration, check_instance, check_interface, fail
@@ -25,6 +34,7 @@ KEY_VARIABLE: Final = "idemKey"
 RECORD_VARIABLE: Final = "idemRecord"
 POLLS_VARIABLE: Final = "idemPolls"
 ERROR_VARIABLE: Final = "idemError"
+PAYLOAD_VARIABLE: Final = "idemPayload"
 
 #: Longest run of an Express execution, in seconds.
 EXPRESS_MAX_SECONDS: Final = 300
@@ -158,6 +168,8 @@ def check_protocol_props(
     durations: Mapping[str, Any],
     max_polls: Any,
     workflow_type: Any,
+    dynamodb_retry: Any,
+    payload_fields: Any,
 ) -> None:
     """Check the types of the protocol's props, naming ``owner``, the prop and the fix.
 
@@ -182,6 +194,22 @@ def check_protocol_props(
         sfn.StateMachineType,
         "pass sfn.StateMachineType.STANDARD or sfn.StateMachineType.EXPRESS",
     )
+    check_instance(
+        owner,
+        "dynamodb_retry",
+        dynamodb_retry,
+        RetryPolicy,
+        "pass RetryPolicy(max_attempts=...) or RetryPolicy.off()",
+    )
+    if isinstance(payload_fields, str):
+        raise fail(
+            owner,
+            "payload_fields",
+            "a sequence of field paths",
+            payload_fields,
+            f"pass payload_fields=[{payload_fields!r}]",
+        )
+    check_field_paths(f"{owner} payload_fields", tuple(payload_fields))
 
 
 class IdempotencyProtocol(sfn.StateMachineFragment):
@@ -227,7 +255,18 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
     workflow_type
         The type of the state machine the fragment runs in. Default
         ``StateMachineType.STANDARD``. With ``EXPRESS``, a lease or a poll bound that cannot
-        end within an Express execution's 5 minutes is rejected.
+        end within an Express execution's 5 minutes (worst-case retries included) is
+        rejected, and ``max_polls`` defaults to the most polls that fit.
+    dynamodb_retry
+        How every DynamoDB call of the protocol retries throttling and server errors.
+        Default ``RetryPolicy()``: 3 retries, exponential backoff from 1 s, full jitter, at
+        most 4 s apart. ``RetryPolicy.off()`` turns retries off.
+    payload_fields
+        Input fields that must match for an execution to be a duplicate (opt-in payload
+        validation). The first execution stores their fingerprint (a SHA-256) in the record;
+        a later one with the same key but other values ends with
+        ``Idempotency.PayloadMismatch`` without running the work or touching the record.
+        Default: none.
 
     Raises
     ------
@@ -252,6 +291,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         poll_interval: Duration | None = None,
         max_polls: int | None = None,
         workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+        dynamodb_retry: RetryPolicy | None = None,
+        payload_fields: Sequence[str] = (),
     ) -> None:
         check_protocol_props(
             _OWNER,
@@ -261,18 +302,25 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             durations={"record_ttl": record_ttl, "lease": lease, "poll_interval": poll_interval},
             max_polls=max_polls,
             workflow_type=workflow_type,
+            dynamodb_retry=dynamodb_retry,
+            payload_fields=payload_fields,
         )
         self.table = as_table(_OWNER, table)
         super().__init__(scope, id)
         self.key = key or IdempotencyKey.whole_input()
         self.workflow_type = workflow_type
+        self.retry = dynamodb_retry or RetryPolicy()
+        self.payload_fields = tuple(payload_fields)
         self.record_ttl_seconds = _positive_seconds("record_ttl", record_ttl or Duration.hours(24))
         self.lease_seconds = _positive_seconds("lease", lease or DEFAULT_LEASE[workflow_type])
         self.poll_interval_seconds = _positive_seconds(
             "poll_interval", poll_interval or Duration.seconds(10)
         )
+        express = workflow_type == sfn.StateMachineType.EXPRESS
         if max_polls is None:
             max_polls = math.ceil(self.lease_seconds / self.poll_interval_seconds)
+            if express:
+                max_polls = min(max_polls, self._express_max_polls())
         if max_polls < 1:
             raise ValueError(f"max_polls must be a positive whole number, got {max_polls!r}.")
         self.max_polls = max_polls
@@ -281,27 +329,42 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
                 f"record_ttl ({self.record_ttl_seconds} s) must be longer than lease "
                 f"({self.lease_seconds} s): a record must outlive the lock it carries."
             )
-        if workflow_type == sfn.StateMachineType.EXPRESS:
+        if express:
             self._check_fits_express()
         self.key_namespace = key_namespace if key_namespace is not None else self.node.path
         if not self.key_namespace:
             raise ValueError("key_namespace must not be empty: omit it to use the construct path.")
         self._build(work)
 
+    def _express_max_polls(self) -> int:
+        """The most polls a waiter can make within an Express execution, retries included.
+
+        A waiter's worst case: the first acquire and a last re-acquire, every read, each with
+        its retries' longest waits, and ``max_polls`` poll intervals.
+        """
+        worst = self.retry.worst_case_seconds
+        return (EXPRESS_MAX_SECONDS - 2 * worst) // (self.poll_interval_seconds + worst)
+
     def _check_fits_express(self) -> None:
-        if self.lease_seconds > EXPRESS_MAX_SECONDS:
+        worst = self.retry.worst_case_seconds
+        # The holder's worst case: its acquire, then the work, then storing the result and,
+        # if that fails, recording the failure, each with its retries' longest waits.
+        holder = self.lease_seconds + 3 * worst
+        if holder > EXPRESS_MAX_SECONDS:
             raise ValueError(
-                f"lease is {self.lease_seconds} s, but an Express execution ends within "
-                f"{EXPRESS_MAX_SECONDS} s: pass lease=Duration.minutes(4) or less, or use "
+                f"lease ({self.lease_seconds} s) plus the worst-case retry waits of the "
+                f"holder's writes (3 x {worst} s) is {holder} s, but an Express execution "
+                f"ends within {EXPRESS_MAX_SECONDS} s: pass a lease of at most "
+                f"{EXPRESS_MAX_SECONDS - 3 * worst} s or a smaller dynamodb_retry, or use "
                 "workflow_type=StateMachineType.STANDARD for longer work."
             )
-        wait = self.poll_interval_seconds * self.max_polls
-        if wait > EXPRESS_MAX_SECONDS:
+        fit = self._express_max_polls()
+        if self.max_polls > fit:
             raise ValueError(
-                f"poll_interval * max_polls is {wait} s, but an Express execution ends within "
-                f"{EXPRESS_MAX_SECONDS} s: lower max_polls to at most "
-                f"{EXPRESS_MAX_SECONDS // self.poll_interval_seconds}, or use "
-                "workflow_type=StateMachineType.STANDARD."
+                f"max_polls={self.max_polls} polls of {self.poll_interval_seconds} s, with the "
+                f"worst-case retry waits ({worst} s per DynamoDB call), do not fit an Express "
+                f"execution's {EXPRESS_MAX_SECONDS} s: lower max_polls to at most {fit}, or "
+                "use workflow_type=StateMachineType.STANDARD."
             )
 
     # -- states ---------------------------------------------------------------------------
@@ -309,6 +372,11 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
     def _build(self, work: sfn.IChainable) -> None:
         binding = self.key.bind(self, "$states.input")
         key = idempotency_key(self.key_namespace, binding.material)
+        self._fingerprint = (
+            fingerprint(field_selection("$states.input", self.payload_fields))
+            if self.payload_fields
+            else None
+        )
 
         invalid_key = sfn.Fail.jsonata(
             self,
@@ -347,7 +415,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         acquire = self._update(
             S.ACQUIRE_LOCK,
             key=key,
-            update=r.ACQUIRE_UPDATE,
+            update=r.ACQUIRE_UPDATE_WITH_PAYLOAD if self._fingerprint else r.ACQUIRE_UPDATE,
             condition=r.ACQUIRE_CONDITION,
             return_values=tasks.DynamoReturnValues.ALL_NEW,
             assign={KEY_VARIABLE: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
@@ -355,7 +423,11 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         acquire.add_catch(
             self._read_record(lock_wait_timeout, acquire),
             errors=[_CONDITIONAL_CHECK_FAILED],
-            assign={KEY_VARIABLE: jsonata(key), POLLS_VARIABLE: 0},
+            assign={
+                KEY_VARIABLE: jsonata(key),
+                POLLS_VARIABLE: 0,
+                **({PAYLOAD_VARIABLE: jsonata(self._fingerprint)} if self._fingerprint else {}),
+            },
             outputs=jsonata("$states.input"),
         )
         acquire.add_catch(
@@ -433,6 +505,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             },
             outputs=jsonata("$states.input"),
         )
+        self.retry.apply(read)
         self._return_stored_result = sfn.Pass.jsonata(
             self,
             S.RETURN_STORED_RESULT,
@@ -448,12 +521,34 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         fresh = f"$number({record}.`{r.TTL_ATTRIBUTE}`.N) >= {NOW}"
         lease_valid = f"$number({record}.{r.LEASE_ATTRIBUTE}.N) >= {NOW}"
         held = f"{status} = '{r.RecordStatus.IN_PROGRESS.value}' and {lease_valid}"
-        check = (
-            sfn.Choice.jsonata(self, S.CHECK_RECORD)
-            .when(
-                sfn.Condition.jsonata(
-                    jsonata(f"{status} = '{r.RecordStatus.SUCCEEDED.value}' and {fresh}")
+        succeeded = f"{status} = '{r.RecordStatus.SUCCEEDED.value}' and {fresh}"
+        check = sfn.Choice.jsonata(self, S.CHECK_RECORD)
+        if self._fingerprint is not None:
+            # A key taken by other values of the validated fields: refuse before returning
+            # the stored result or waiting for it. A FAILED or expired record is retried.
+            stored = f"{record}.{r.PAYLOAD_ATTRIBUTE}.S"
+            fields = ", ".join(self.payload_fields)
+            mismatch = sfn.Fail.jsonata(
+                self,
+                S.PAYLOAD_MISMATCH,
+                error=r.IdempotencyError.PAYLOAD_MISMATCH.value,
+                cause=jsonata(
+                    f"'The idempotency key ' & ${KEY_VARIABLE} & ' was taken by a request with "
+                    f"other values of {fields}: send a new key for a different request.'"
                 ),
+            )
+            check.when(
+                sfn.Condition.jsonata(
+                    jsonata(
+                        f"$exists({stored}) and {stored} != ${PAYLOAD_VARIABLE}"
+                        f" and (({succeeded}) or ({held}))"
+                    )
+                ),
+                mismatch,
+            )
+        check = (
+            check.when(
+                sfn.Condition.jsonata(jsonata(succeeded)),
                 self._return_stored_result,
             )
             .when(
@@ -498,8 +593,10 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         }
         if result is not None:
             values[":result"] = tasks.DynamoAttributeValue.from_string(jsonata(result))
+        if self._fingerprint is not None:
+            values[":payload"] = tasks.DynamoAttributeValue.from_string(jsonata(self._fingerprint))
         used = r.placeholders([update, condition])
-        return tasks.DynamoUpdateItem.jsonata(
+        task = tasks.DynamoUpdateItem.jsonata(
             self,
             id,
             table=self.table,
@@ -516,6 +613,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             assign=assign,
             outputs=jsonata("$states.input"),
         )
+        self.retry.apply(task)
+        return task
 
     @property
     def start_state(self) -> sfn.State:

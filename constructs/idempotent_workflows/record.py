@@ -17,6 +17,8 @@ RESULT_ATTRIBUTE: Final = "executionresult"
 EXECUTION_ATTRIBUTE: Final = "execution"
 LEASE_ATTRIBUTE: Final = "leaseexpiry"
 TTL_ATTRIBUTE: Final = "ttl"
+#: SHA-256 of the validated input fields (opt-in payload validation).
+PAYLOAD_ATTRIBUTE: Final = "payloadhash"
 
 
 class RecordStatus(StrEnum):
@@ -38,6 +40,8 @@ class IdempotencyError(StrEnum):
     RESULT_NOT_STORED = "Idempotency.ResultNotStored"
     #: No idempotency key could be computed from the input.
     INVALID_KEY = "Idempotency.InvalidKey"
+    #: A duplicate's validated fields differ from those of the execution that took the key.
+    PAYLOAD_MISMATCH = "Idempotency.PayloadMismatch"
 
 
 # Placeholders used in every expression; DynamoDB rejects unused ones, so each call takes
@@ -49,6 +53,7 @@ ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     "#execution": EXECUTION_ATTRIBUTE,
     "#lease": LEASE_ATTRIBUTE,
     "#ttl": TTL_ATTRIBUTE,
+    "#payload": PAYLOAD_ATTRIBUTE,
 }
 
 # The lock may be taken when any of these holds (one conditional write, no read first).
@@ -64,10 +69,12 @@ ACQUIRE_CONDITION: Final = " OR ".join(
 # Completion writes only land while this execution still owns the lock.
 OWNS_LOCK: Final = "#status = :in_progress AND #execution = :execution"
 
-ACQUIRE_UPDATE: Final = (
-    "SET #status = :in_progress, #execution = :execution, #lease = :lease, #ttl = :ttl"
-    " REMOVE #result"
+_ACQUIRE_SET: Final = (
+    "#status = :in_progress, #execution = :execution, #lease = :lease, #ttl = :ttl"
 )
+ACQUIRE_UPDATE: Final = f"SET {_ACQUIRE_SET} REMOVE #result"
+#: The acquire write of a workflow that validates payloads: it also stores the fingerprint.
+ACQUIRE_UPDATE_WITH_PAYLOAD: Final = f"SET {_ACQUIRE_SET}, #payload = :payload REMOVE #result"
 SUCCEED_UPDATE: Final = "SET #status = :succeeded, #result = :result, #ttl = :ttl REMOVE #lease"
 FAIL_UPDATE: Final = "SET #status = :failed, #result = :result, #ttl = :ttl REMOVE #lease"
 

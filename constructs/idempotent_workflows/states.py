@@ -40,3 +40,5 @@ class ProtocolState:
     LOCK_WAIT_TIMEOUT: Final = "LockWaitTimeout"
     #: Fail state ``Idempotency.InvalidKey``.
     INVALID_KEY: Final = "InvalidKey"
+    #: Fail state ``Idempotency.PayloadMismatch`` (payload validation only).
+    PAYLOAD_MISMATCH: Final = "PayloadMismatch"

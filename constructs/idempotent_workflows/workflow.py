@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
@@ -14,6 +15,7 @@ from constructs import Construct
 
 from .key import IdempotencyKey
 from .protocol import IdempotencyProtocol, as_table, check_protocol_props
+from .retry import RetryPolicy
 from .table import IdempotencyTable
 from .validation import check_bool, check_instance
 
@@ -33,7 +35,8 @@ class IdempotentWorkflow(Construct):
         Parent construct.
     id
         Construct id.
-    work, key, key_namespace, record_ttl, lease, poll_interval, max_polls
+    work, key, key_namespace, record_ttl, lease, poll_interval, max_polls, dynamodb_retry
+    payload_fields
         Passed to ``IdempotencyProtocol``, which documents them.
     table
         An existing table for the records: an ``ITable`` (partition key ``id`` of type
@@ -76,6 +79,8 @@ class IdempotentWorkflow(Construct):
         poll_interval: Duration | None = None,
         max_polls: int | None = None,
         workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+        dynamodb_retry: RetryPolicy | None = None,
+        payload_fields: Sequence[str] = (),
         logs: sfn.LogOptions | None = None,
         tracing_enabled: bool = True,
         state_machine_name: str | None = None,
@@ -89,6 +94,8 @@ class IdempotentWorkflow(Construct):
             durations={"record_ttl": record_ttl, "lease": lease, "poll_interval": poll_interval},
             max_polls=max_polls,
             workflow_type=workflow_type,
+            dynamodb_retry=dynamodb_retry,
+            payload_fields=payload_fields,
         )
         check_instance(
             _OWNER, "logs", logs, sfn.LogOptions, "pass sfn.LogOptions(destination=..., ...)"
@@ -121,6 +128,8 @@ class IdempotentWorkflow(Construct):
             poll_interval=poll_interval,
             max_polls=max_polls,
             workflow_type=workflow_type,
+            dynamodb_retry=dynamodb_retry,
+            payload_fields=payload_fields,
         )
         self.state_machine = sfn.StateMachine(
             self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from aws_cdk import App, RemovalPolicy, Stack
@@ -102,8 +102,10 @@ class TransactionStack(Stack):
     """The transaction router inside an idempotent workflow keyed by ``TransactionId``.
 
     A repeated transaction id is processed once: the purchase is charged once, however often
-    the event arrives. Subclasses add transaction types by overriding :meth:`add_routes`,
-    which runs before the workflow is built around the router.
+    the event arrives. A repeated id with another type or amount is refused
+    (``Idempotency.PayloadMismatch``), not answered with the first transaction's receipt.
+    Subclasses add transaction types by overriding :meth:`add_routes`, which runs before the
+    workflow is built around the router.
 
     Parameters
     ----------
@@ -113,6 +115,9 @@ class TransactionStack(Stack):
         Stack id.
     workflow_type
         Standard or Express. Default ``StateMachineType.STANDARD``.
+    payload_fields
+        Fields that must match for a repeated ``TransactionId`` to be a duplicate. Default
+        ``("TransactionType", "Amount")``.
     removal_policy
         Removal policy of the table and log groups. Default ``DESTROY`` (an example).
     **kwargs
@@ -125,6 +130,7 @@ class TransactionStack(Stack):
         id: str,
         *,
         workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+        payload_fields: Sequence[str] = ("TransactionType", "Amount"),
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
         **kwargs: Any,
     ) -> None:
@@ -155,6 +161,7 @@ class TransactionStack(Stack):
             "Workflow",
             work=self.router,
             key=IdempotencyKey.from_fields("TransactionId"),
+            payload_fields=payload_fields,
             workflow_type=workflow_type,
             removal_policy=removal_policy,
         )

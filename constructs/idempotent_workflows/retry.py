@@ -1,0 +1,110 @@
+"""How the protocol's own DynamoDB calls retry transient errors (throttling, 5xx)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final
+
+from aws_cdk import Duration
+from aws_cdk import aws_stepfunctions as sfn
+
+#: Errors of the optimized DynamoDB integration that are worth another try: throttling and
+#: server-side faults. Reports differ on whether Step Functions names them by the API's error
+#: code or by the SDK's exception class, so both spellings are listed. A failed condition
+#: (``DynamoDB.ConditionalCheckFailedException``) is an answer, never retried.
+TRANSIENT_DYNAMODB_ERRORS: Final = (
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.RequestLimitExceededException",
+    "DynamoDB.InternalServerError",
+    "DynamoDB.InternalServerErrorException",
+    "DynamoDB.ServiceUnavailable",
+    "DynamoDB.ServiceUnavailableException",
+)
+
+
+def _seconds(name: str, value: Duration) -> int:
+    if not isinstance(value, Duration):
+        raise TypeError(
+            f"RetryPolicy: {name} must be an aws_cdk.Duration, got {type(value).__name__} "
+            f"{value!r}: pass {name}=Duration.seconds(1)."
+        )
+    seconds, rest = divmod(value.to_milliseconds(), 1000)
+    if rest:
+        raise ValueError(
+            f"RetryPolicy: {name} must be a whole number of seconds (Step Functions counts "
+            f"retry waits in seconds), got {value.to_milliseconds()} ms."
+        )
+    if seconds < 1:
+        raise ValueError(f"RetryPolicy: {name} must be at least 1 second, got {seconds} s.")
+    return int(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry of the protocol's DynamoDB calls on transient errors: exponential, full jitter.
+
+    Step Functions waits a random time between 0 and ``interval * backoff_rate ** n``
+    (at most ``max_delay``) before retry ``n + 1``. The defaults absorb a throttling burst on
+    a hot key within seconds: 3 retries after 1, 2 and 4 seconds at most (7 s in the worst
+    case), so a throttled ``StoreResult`` does not turn a charged payment into a failure.
+
+    Parameters
+    ----------
+    max_attempts
+        Retries after the first call. Default 3; ``RetryPolicy.off()`` has none.
+    interval
+        Longest wait before the first retry. Default 1 second (Step Functions' minimum).
+    backoff_rate
+        Growth of the longest wait per retry. Default 2.
+    max_delay
+        Cap on any single wait. Default 4 seconds.
+    """
+
+    max_attempts: int = 3
+    interval: Duration = field(default_factory=lambda: Duration.seconds(1))
+    backoff_rate: float = 2.0
+    max_delay: Duration = field(default_factory=lambda: Duration.seconds(4))
+
+    def __post_init__(self) -> None:
+        attempts = self.max_attempts
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or not 0 <= attempts <= 10:
+            raise ValueError(
+                f"RetryPolicy: max_attempts must be a whole number from 0 to 10, got "
+                f"{attempts!r}: pass RetryPolicy.off() for none."
+            )
+        if not isinstance(self.backoff_rate, int | float) or not 1 <= self.backoff_rate <= 10:
+            raise ValueError(
+                f"RetryPolicy: backoff_rate must be from 1 to 10, got {self.backoff_rate!r}."
+            )
+        if _seconds("max_delay", self.max_delay) < _seconds("interval", self.interval):
+            raise ValueError("RetryPolicy: max_delay must not be shorter than interval.")
+
+    @classmethod
+    def off(cls) -> RetryPolicy:
+        """No retries: a transient error fails the call at once."""
+        return cls(max_attempts=0)
+
+    @property
+    def worst_case_seconds(self) -> int:
+        """The longest total wait of one call's retries, in seconds."""
+        interval, cap = _seconds("interval", self.interval), _seconds("max_delay", self.max_delay)
+        return sum(
+            math.ceil(min(cap, interval * self.backoff_rate**retry))
+            for retry in range(self.max_attempts)
+        )
+
+    def apply(self, task: sfn.TaskStateBase) -> None:
+        """Add the Retry to a DynamoDB task of the protocol (nothing when off)."""
+        if self.max_attempts == 0:
+            return
+        task.add_retry(
+            errors=list(TRANSIENT_DYNAMODB_ERRORS),
+            interval=self.interval,
+            max_attempts=self.max_attempts,
+            backoff_rate=self.backoff_rate,
+            max_delay=self.max_delay,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
