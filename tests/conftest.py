@@ -21,6 +21,7 @@ EXAMPLE_STACKS = [
     "IdempotentWorkflowExpress",
     "TransactionStandard",
     "TransactionExpress",
+    "PaymentsApi",
 ]
 
 
@@ -31,7 +32,7 @@ def new_app() -> App:
 
 @pytest.fixture(scope="session")
 def example_stacks() -> dict[str, Stack]:
-    """The four example stacks of app.py, by stack name."""
+    """The example stacks of app.py, by stack name."""
     app = new_app()
     return {stack.stack_name: stack for stack in add_example_stacks(app)}
 

@@ -5,6 +5,8 @@ local engine for tests in ``idempotent_workflows.testing`` (the ``[testing]`` ex
 """
 
 from . import record
+from .api import IdempotentApi
+from .api_templates import StatusMap
 from .key import IdempotencyKey
 from .protocol import IdempotencyProtocol
 from .record import IdempotencyError, RecordStatus
@@ -23,10 +25,12 @@ __all__ = [
     "IdempotencyKey",
     "IdempotencyProtocol",
     "IdempotencyTable",
+    "IdempotentApi",
     "IdempotentWorkflow",
     "ProtocolState",
     "RecordStatus",
     "RetryPolicy",
+    "StatusMap",
     "TransactionRouter",
     "__version__",
     "acknowledge_findings",

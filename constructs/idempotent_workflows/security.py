@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
+from .api import IdempotentApi
 from .workflow import IdempotentWorkflow
 
 #: Actions granted on ``"*"`` because IAM offers no resource-level permission for them.
@@ -52,6 +53,34 @@ DLQ_REASON: Final = (
     "invocations."
 )
 
+EXECUTION_LOGGING_REASON: Final = (
+    "Access logs (JSON, every standard field) are on for the stage; execution logging needs "
+    "the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), a per-account "
+    "setting that one construct must not take over."
+)
+IAM_AUTHORIZATION_REASON: Final = (
+    "The method requires IAM (SigV4) authorization, which callers in other services and "
+    "accounts sign with their own roles; a Cognito user pool serves end users, not them."
+)
+WAF_REASON: Final = (
+    "The API is regional, IAM-authorized and throttled per stage; a WAFv2 web ACL holds "
+    "account-specific rules (IP sets, rate rules) and is associated at deployment."
+)
+
+
+def _acknowledge_api(api: IdempotentApi) -> list[str]:
+    """APIG6 and APIG3 on the stage, COG4 on the IAM-authorized method."""
+    stage = _resource(api.api.deployment_stage)
+    Validations.of(stage).acknowledge(
+        Acknowledgment(id="AwsSolutions::AwsSolutions-APIG6", reason=EXECUTION_LOGGING_REASON),
+        Acknowledgment(id="AwsSolutions::AwsSolutions-APIG3", reason=WAF_REASON),
+    )
+    method = _resource(api.method)
+    Validations.of(method).acknowledge(
+        Acknowledgment(id="AwsSolutions::AwsSolutions-COG4", reason=IAM_AUTHORIZATION_REASON)
+    )
+    return [stage.node.path, method.node.path]
+
 
 def acknowledge_findings(scope: IConstruct) -> list[str]:
     """Acknowledge the expected cdk-nag findings of every ``IdempotentWorkflow`` in ``scope``.
@@ -59,7 +88,9 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
     Call it once, after building the app and before ``app.synth()``. Covers each workflow's
     state machine role (X-Ray and log-delivery wildcards, versions of the functions it
     invokes) and each Lambda function the workflow invokes (no DLQ under synchronous
-    invocation; X-Ray wildcard). Functions the workflow does not invoke are left alone.
+    invocation; X-Ray wildcard). Functions the workflow does not invoke are left alone. For
+    each ``IdempotentApi``: execution logging and WAF on its stage (APIG6, APIG3) and the
+    Cognito authorizer on its IAM-authorized method (COG4).
 
     Parameters
     ----------
@@ -77,6 +108,9 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
         if isinstance(function, lambda_.Function)
     }
     acknowledged: list[str] = []
+    for construct in scope.node.find_all():
+        if isinstance(construct, IdempotentApi):
+            acknowledged += _acknowledge_api(construct)
     for workflow in scope.node.find_all():
         if not isinstance(workflow, IdempotentWorkflow):
             continue
