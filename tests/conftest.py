@@ -49,3 +49,25 @@ def only_definition(stack: Stack) -> dict[str, Any]:
 def as_list(value: Any) -> list[Any]:
     """An IAM ``Action`` or ``Resource`` (one value or a list) as a list."""
     return value if isinstance(value, list) else [value]
+
+
+def only_record(deployed) -> dict:
+    (record,) = deployed.items()
+    return record
+
+
+def set_record(engine, deployed, **attributes) -> None:
+    """Overwrite attributes of the single record, as a crashed or stale holder leaves it."""
+    record = only_record(deployed)
+    names = {f"#{name}": name for name in attributes}
+    values = {
+        f":{name}": {"N": str(value)} if isinstance(value, int) else {"S": value}
+        for name, value in attributes.items()
+    }
+    engine.dynamodb.update_item(
+        TableName=deployed.table(),
+        Key={"id": {"S": record["id"]}},
+        UpdateExpression="SET " + ", ".join(f"#{n} = :{n}" for n in attributes),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )

@@ -16,10 +16,12 @@ from unittest import mock
 import boto3
 from aws_cdk import Stack, Stage
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from .api_server import ApiServer, RestApiDefinition, service_answer
 from .lambda_runtime import LocalFunction
 from .moto_patches import patched_moto
 from .template import Environment, resolve
@@ -27,6 +29,11 @@ from .template import Environment, resolve
 ACCOUNT: Final = "123456789012"
 _TERMINAL: Final = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _DESERIALIZER: Final = TypeDeserializer()
+#: What the engine creates; other resources only get names and ARNs (REST APIs are served
+#: from the template by ``DeployedStack.serve_api``).
+_DEPLOYED_KINDS: Final = frozenset(
+    {"AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
+)
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -154,6 +161,8 @@ class DeployedStack:
         The local function of each ``AWS::Lambda::Function``.
     state_machines
         ARN of each ``AWS::StepFunctions::StateMachine``.
+    template
+        The synthesized template it was deployed from.
     """
 
     name: str
@@ -161,6 +170,8 @@ class DeployedStack:
     functions: dict[str, LocalFunction]
     state_machines: dict[str, str]
     _engine: LocalEngine = field(repr=False)
+    template: dict[str, Any] = field(default_factory=dict, repr=False)
+    _environment: Environment | None = field(default=None, repr=False)
 
     @staticmethod
     def _only(kind: str, found: dict[str, Any], prefix: str) -> Any:
@@ -202,6 +213,20 @@ class DeployedStack:
     def items(self, prefix: str = "") -> list[dict[str, Any]]:
         """Every item of the table, as plain Python values."""
         return self._engine.items(self.table(prefix))
+
+    def serve_api(self) -> ApiServer:
+        """Serve the stack's REST API on ``127.0.0.1`` (a free port), as API Gateway would.
+
+        Use it as a context manager; inside, ``url`` is the stage's base URL. The mapping
+        templates are the ones in the synthesized template, rendered with airspeed, and the
+        integration calls StartSyncExecution on this engine. See ``testing.api_server``.
+        """
+        assert self._environment is not None
+        return ApiServer(
+            RestApiDefinition.from_template(self.template, self._environment),
+            self._engine.start_sync_execution,
+            account=ACCOUNT,
+        )
 
     def invocations(self) -> dict[str, int]:
         """Invocation count of each function, by logical id."""
@@ -316,6 +341,8 @@ class LocalEngine:
         tables, functions, machines = {}, {}, {}
         for logical_id, resource in resources.items():
             kind = resource["Type"]
+            if kind not in _DEPLOYED_KINDS:
+                continue
             properties = resolve(resource.get("Properties", {}), env)
             if kind == "AWS::DynamoDB::Table":
                 self._create_table(refs[logical_id], properties)
@@ -331,7 +358,9 @@ class LocalEngine:
                     roleArn=properties.get("RoleArn", f"arn:aws:iam::{ACCOUNT}:role/local"),
                     type=properties.get("StateMachineType", "STANDARD"),
                 )["stateMachineArn"]
-        return DeployedStack(stack_name, tables, functions, machines, self)
+        return DeployedStack(
+            stack_name, tables, functions, machines, self, template=template, _environment=env
+        )
 
     def _physical_ids(
         self, stack_name: str, logical_id: str, resource: dict[str, Any]
@@ -408,6 +437,25 @@ class LocalEngine:
     ) -> Execution:
         """Start an execution and wait for its end."""
         return self.start(state_machine_arn, execution_input, name=name).wait()
+
+    def start_sync_execution(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer a StartSyncExecution request body as the service does: (HTTP status, JSON).
+
+        The integration of a local REST API calls it; a refused request answers the service's
+        error (``__type``, ``message``) with its HTTP status.
+        """
+        try:
+            started = self.sfn.start_execution(
+                stateMachineArn=request["stateMachineArn"],
+                name=request.get("name") or uuid.uuid4().hex,
+                input=request.get("input", "{}"),
+            )
+        except ClientError as error:
+            details = error.response["Error"]
+            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+            return status, {"__type": details["Code"], "message": details.get("Message", "")}
+        answer = Execution(started["executionArn"], self).wait()._ended()
+        return 200, service_answer(answer)
 
     def items(self, table_name: str) -> list[dict[str, Any]]:
         """Every item of a table, as plain Python values."""
