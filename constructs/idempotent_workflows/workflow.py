@@ -14,7 +14,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .key import IdempotencyKey
-from .protocol import IdempotencyProtocol, as_table, check_protocol_props
+from .props import as_table, check_protocol_props
+from .protocol import IdempotencyProtocol
 from .retry import RetryPolicy
 from .table import IdempotencyTable
 from .validation import check_bool, check_instance
