@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,12 +19,12 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from .completion import Completions
 from .lambda_runtime import LocalFunction
 from .moto_patches import patched_moto
 from .template import Environment, resolve
 
 ACCOUNT: Final = "123456789012"
-_TERMINAL: Final = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _DESERIALIZER: Final = TypeDeserializer()
 
 
@@ -58,15 +57,10 @@ class Execution:
         TimeoutError
             If it still runs after ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            description = self._engine.sfn.describe_execution(executionArn=self.arn)
-            if description["status"] in _TERMINAL:
-                self._description = description
-                return self
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Execution {self.arn} still runs after {timeout} s")
-            time.sleep(0.005)
+        if not self._engine._completions.wait(self.arn, timeout):
+            raise TimeoutError(f"Execution {self.arn} still runs after {timeout} s")
+        self._description = self._engine.sfn.describe_execution(executionArn=self.arn)
+        return self
 
     def _ended(self) -> dict[str, Any]:
         return self._description or self.wait()._description  # type: ignore[return-value]
@@ -234,13 +228,14 @@ class LocalEngine:
         self._functions: dict[str, LocalFunction] = {}
         self._names = Counter[str]()
         self._stack: contextlib.ExitStack | None = None
+        self._completions = Completions()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def __enter__(self) -> LocalEngine:
         stack = contextlib.ExitStack()
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        stack.enter_context(patched_moto(lambda: self.wait_scale))
+        stack.enter_context(patched_moto(lambda: self.wait_scale, self._completions.ended))
         # moto logs every failed state with its whole parse tree; the history says the same.
         interpreter_log = logging.getLogger("moto.stepfunctions.parser")
         stack.callback(interpreter_log.setLevel, interpreter_log.level)
