@@ -21,7 +21,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from .completion import Completions
 from .lambda_runtime import LocalFunction
-from .moto_patches import patched_moto
+from .moto_patches import executions_in_this_thread, patched_moto
 from .template import Environment, resolve
 
 ACCOUNT: Final = "123456789012"
@@ -180,7 +180,7 @@ class DeployedStack:
 
     def run(self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""):
         """Start an execution and wait for its end; see ``LocalEngine.run``."""
-        return self.start(execution_input, name=name, prefix=prefix).wait()
+        return self._engine.run(self.state_machine(prefix), execution_input, name=name)
 
     def items(self, prefix: str = "") -> list[dict[str, Any]]:
         """Every item of the table, as plain Python values."""
@@ -385,8 +385,10 @@ class LocalEngine:
     def run(
         self, state_machine_arn: str, execution_input: Any = None, *, name: str | None = None
     ) -> Execution:
-        """Start an execution and wait for its end."""
-        return self.start(state_machine_arn, execution_input, name=name).wait()
+        """Start an execution and wait for its end; it runs in the calling thread."""
+        with executions_in_this_thread():
+            execution = self.start(state_machine_arn, execution_input, name=name)
+        return execution.wait()
 
     def items(self, table_name: str) -> list[dict[str, Any]]:
         """Every item of a table, as plain Python values."""

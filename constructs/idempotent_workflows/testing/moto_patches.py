@@ -379,6 +379,36 @@ def _parsed_path(original: Callable[[str], Any]) -> Callable[[str], Any]:
     return functools.lru_cache(maxsize=None)(original)
 
 
+_CALLER_RUNS: Final = threading.local()  # set while a caller runs its execution itself
+
+
+@contextlib.contextmanager
+def executions_in_this_thread() -> Iterator[None]:
+    """Executions started inside the block run to their end before StartExecution returns.
+
+    For a caller that would only start an execution and wait for it: the execution runs in
+    the caller's thread, without two thread hand-offs.
+    """
+    _CALLER_RUNS.active = True
+    try:
+        yield
+    finally:
+        _CALLER_RUNS.active = False
+
+
+def _worker_start(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Start an execution in a new thread, or in this one (``executions_in_this_thread``)."""
+
+    def start(self: Any) -> None:
+        if getattr(_CALLER_RUNS, "active", False):
+            _CALLER_RUNS.active = False  # what the execution itself starts runs as usual
+            self._execution_logic()
+        else:
+            original(self)
+
+    return start
+
+
 # One lock for every item operation: moto's conditional writes are not atomic across threads,
 # and concurrency results are only true when a condition and its write happen as one step.
 _ITEM_LOCK: Final = threading.RLock()
@@ -453,6 +483,7 @@ def patched_moto(
         patch(mock.patch.object(state, "_evaluate_with_timeout", untimed))
         patch(mock.patch.object(execute_state, "Thread", _task_thread))
         patch(mock.patch.object(result_path, "parse", _parsed_path(result_path.parse)))
+        patch(mock.patch.object(worker, "start", _worker_start(worker.start)))
         for name in _ITEM_OPERATIONS:
             patch(mock.patch.object(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name))))
         yield
