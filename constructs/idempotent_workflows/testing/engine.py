@@ -20,6 +20,7 @@ from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from .completion import Completions
+from .hermetic import isolated_from_aws
 from .lambda_runtime import LocalFunction
 from .moto_patches import executions_in_this_thread, patched_moto
 from .template import Environment, resolve
@@ -197,7 +198,9 @@ class LocalEngine:
     Use it as a context manager. Inside, :meth:`deploy` a synthesized stack (its tables,
     Lambda functions and state machines), then :meth:`run` executions and inspect them.
     Lambda functions run their real handlers in this process; Wait states sleep
-    ``wait_scale`` times their duration.
+    ``wait_scale`` times their duration. While it is open, the user's AWS settings
+    (``AWS_*`` variables, profiles, endpoint overrides) are set aside and restored after, so
+    that nothing reaches AWS.
 
     Parameters
     ----------
@@ -234,6 +237,7 @@ class LocalEngine:
 
     def __enter__(self) -> LocalEngine:
         stack = contextlib.ExitStack()
+        stack.enter_context(isolated_from_aws(self.region))
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         stack.enter_context(patched_moto(lambda: self.wait_scale, self._completions.ended))
         # moto logs every failed state with its whole parse tree; the history says the same.
@@ -247,9 +251,7 @@ class LocalEngine:
         for backend in (LambdaBackend, LambdaSimpleBackend):
             stack.enter_context(mock.patch.object(backend, "invoke", invoke))
         self._stack = stack
-        session = boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.region
-        )
+        session = boto3.session.Session(region_name=self.region)
         self.sfn = session.client("stepfunctions")
         self.dynamodb = session.client("dynamodb")
         return self
