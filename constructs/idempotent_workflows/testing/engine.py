@@ -21,10 +21,11 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 
 from .completion import Completions
+from .fast_paths import executions_in_this_thread
 from .faults import MockConfig, MockConfigSource
 from .hermetic import isolated_from_aws
 from .lambda_runtime import LocalFunction
-from .moto_patches import executions_in_this_thread, patched_moto
+from .moto_patches import patched_moto
 from .template import Environment, resolve
 
 ACCOUNT: Final = "123456789012"

@@ -2,13 +2,15 @@
 
 moto (pinned in pyproject.toml) runs Amazon States Language with an interpreter ported from
 LocalStack, with a few gaps. Each function below closes one, by replacing one moto attribute;
-``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after.
+``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after,
+together with the patches of ``completion`` (executions signal their end), ``fast_paths``
+(speed), ``faults`` (mocked responses per test case) and ``sync_execution``
+(StartSyncExecution).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import threading
@@ -76,7 +78,8 @@ from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from . import faults, sync_execution
+from . import fast_paths, faults, sync_execution
+from .completion import signalled_end
 
 #: Step Functions' hash functions take at most this many characters.
 HASH_INPUT_LIMIT: Final = 10_000
@@ -304,137 +307,6 @@ def _reused_clients(original: Callable[..., Any]) -> Callable[..., Any]:
     return client_for
 
 
-def _parsed_once(original: Callable[[str], Any]) -> Callable[[str], Any]:
-    """Parse each definition text once, not once per execution.
-
-    moto parses the whole definition with ANTLR at every start: for a small state machine
-    that took most of an execution's time. The parsed program holds no execution state (each
-    execution evaluates it in its own environment), so executions share it.
-    """
-    parsed: dict[str, Any] = {}
-    lock = threading.Lock()
-
-    def parse(definition: str) -> Any:
-        with lock:
-            if definition not in parsed:
-                parsed[definition] = original(definition)
-            return parsed[definition]
-
-    return parse
-
-
-def _heap_key(self: Any) -> str:
-    """A component's key in an execution's heap, fixed by the component's identity.
-
-    moto draws a random key the first time a component asks for it; with a program shared
-    by concurrent executions, two threads could draw different keys for one component.
-    """
-    return f"{type(self).__name__}-{id(self)}"
-
-
-def _signalled_end(
-    original: Callable[..., None], ended: Callable[[str], None]
-) -> Callable[..., None]:
-    """Call ``ended(execution_arn)`` when an execution has recorded its end."""
-
-    def terminated(self: Any) -> None:
-        original(self)
-        ended(self.execution.exec_arn)
-
-    return terminated
-
-
-def _program_in_worker_thread(original: Callable[..., None]) -> Callable[..., None]:
-    """Run a program without ``TimeoutSeconds`` in the execution's worker thread.
-
-    moto starts one more thread per execution only to be able to time the program out;
-    the hand-off cost more than a short execution. With ``TimeoutSeconds``, moto's way.
-    """
-
-    def evaluate(self: Any, env: Any) -> None:
-        if self.timeout_seconds:
-            original(self, env)
-            return
-        env.next_state_name = self.start_at.start_at_name
-        EvalComponent.eval(self, env)
-
-    return evaluate
-
-
-class _InlineThread:
-    """Stands for a thread: runs its target at ``start()``, in the calling thread."""
-
-    def __init__(self, target: Callable[[], None]) -> None:
-        self._target = target
-
-    def start(self) -> None:
-        self._target()
-
-
-_UNTIMED_TASK: Final = threading.local()  # set while a state without a timeout is evaluated
-
-
-def _task_thread(target: Callable[[], None], daemon: bool) -> Any:
-    """The thread that runs a task's work: inline when the task has no timeout to enforce."""
-    if getattr(_UNTIMED_TASK, "active", False):
-        _UNTIMED_TASK.active = False
-        return _InlineThread(target)
-    return threading.Thread(target=target, daemon=daemon)
-
-
-def _tasks_inline_without_timeout(original: Callable[..., None]) -> Callable[..., None]:
-    """Run the work of a state without ``TimeoutSeconds`` in the state's own thread.
-
-    moto runs every Task, Parallel and Map state's work in a new thread, to be able to time it
-    out (by default after 99,999,999 s); two hand-offs per state cost more than a DynamoDB
-    call. A state with a timeout keeps moto's thread.
-    """
-
-    def evaluate_with_timeout(self: Any, env: Any) -> None:
-        _UNTIMED_TASK.active = self.timeout.is_default_value()
-        try:
-            original(self, env)
-        finally:
-            _UNTIMED_TASK.active = False
-
-    return evaluate_with_timeout
-
-
-def _parsed_path(original: Callable[[str], Any]) -> Callable[[str], Any]:
-    """Parse each ResultPath once: moto parses it again at every state exit."""
-    return functools.lru_cache(maxsize=None)(original)
-
-
-_CALLER_RUNS: Final = threading.local()  # set while a caller runs its execution itself
-
-
-@contextlib.contextmanager
-def executions_in_this_thread() -> Iterator[None]:
-    """Executions started inside the block run to their end before StartExecution returns.
-
-    For a caller that would only start an execution and wait for it: the execution runs in
-    the caller's thread, without two thread hand-offs.
-    """
-    _CALLER_RUNS.active = True
-    try:
-        yield
-    finally:
-        _CALLER_RUNS.active = False
-
-
-def _worker_start(original: Callable[[Any], None]) -> Callable[[Any], None]:
-    """Start an execution in a new thread, or in this one (``executions_in_this_thread``)."""
-
-    def start(self: Any) -> None:
-        if getattr(_CALLER_RUNS, "active", False):
-            _CALLER_RUNS.active = False  # what the execution itself starts runs as usual
-            self._execution_logic()
-        else:
-            original(self)
-
-    return start
-
-
 # One lock for every item operation: moto's conditional writes are not atomic across threads,
 # and concurrency results are only true when a condition and its write happen as one step.
 _ITEM_LOCK: Final = threading.RLock()
@@ -508,20 +380,24 @@ def patched_moto(
         client_for = _reused_clients(boto_client.boto_client_for)
         for module in (lambda_eval_utils, state_task_service_dynamodb):
             patch(mock.patch.object(module, "boto_client_for", client_for))
-        parse = _parsed_once(AmazonStateLanguageParser.parse)
+        parse = fast_paths.parsed_once(AmazonStateLanguageParser.parse)
         patch(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
-        patch(mock.patch.object(EvalComponent, "heap_key", property(_heap_key)))
+        patch(mock.patch.object(EvalComponent, "heap_key", property(fast_paths.heap_key)))
         communication = BaseExecutionWorkerCommunication
-        ended = _signalled_end(communication.terminated, execution_ended)
+        ended = signalled_end(communication.terminated, execution_ended)
         patch(mock.patch.object(communication, "terminated", ended))
-        program = _program_in_worker_thread(Program.eval)
+        program = fast_paths.program_in_worker_thread(Program.eval)
         patch(mock.patch.object(Program, "eval", program))
         state = execute_state.ExecutionState
-        untimed = _tasks_inline_without_timeout(state._evaluate_with_timeout)
+        untimed = fast_paths.tasks_inline_without_timeout(state._evaluate_with_timeout)
         patch(mock.patch.object(state, "_evaluate_with_timeout", untimed))
-        patch(mock.patch.object(execute_state, "Thread", _task_thread))
-        patch(mock.patch.object(result_path, "parse", _parsed_path(result_path.parse)))
-        patch(mock.patch.object(worker, "start", _worker_start(worker.start)))
+        patch(mock.patch.object(execute_state, "Thread", fast_paths.task_thread))
+        patch(
+            mock.patch.object(
+                result_path, "parse", fast_paths.parsed_once_per_path(result_path.parse)
+            )
+        )
+        patch(mock.patch.object(worker, "start", fast_paths.worker_start(worker.start)))
         for execution in (Execution, SyncExecution):
             with_case = faults.worker_with_test_case(execution._get_start_execution_worker)
             patch(mock.patch.object(execution, "_get_start_execution_worker", with_case))
