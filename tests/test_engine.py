@@ -8,7 +8,10 @@ import time
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from conftest import new_app
+
+from idempotent_workflows.functions import handler_function
 
 
 def test_jsonata_functions_and_context_match_step_functions(local_engine):
@@ -55,3 +58,22 @@ def test_wait_states_follow_the_scale(local_engine):
     started = time.monotonic()
     assert deployed.run({}).status == "SUCCEEDED"
     assert time.monotonic() - started < 5  # 100 s scaled by 0.001
+
+
+def test_a_task_past_its_timeout_still_times_out(local_engine):
+    """Tasks without TimeoutSeconds run in the calling thread; tasks with one keep the timer."""
+    stack = Stack(new_app(), "TaskTimeout")
+    function = handler_function(stack, "Slow", folder="random_failure", description="Slow work")
+    task = tasks.LambdaInvoke(
+        stack,
+        "Invoke",
+        lambda_function=function,
+        task_timeout=sfn.Timeout.duration(Duration.seconds(1)),
+    )
+    sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(task))
+    deployed = local_engine.deploy(stack)
+    deployed.function("Slow").environment["FAILURE_RATE"] = "0"
+    deployed.function("Slow").latency = 3.0
+    execution = deployed.run({})
+    assert execution.status == "FAILED"
+    assert execution.error == "States.Timeout"
