@@ -167,7 +167,7 @@ def worker_with_test_case(original: Callable[[Any], Any]) -> Callable[[Any], Any
     return worker
 
 
-def mocked_while_responses_last(self: Any) -> bool:
+def mocked_until_responses_run_out(self: Any) -> bool:
     """Whether the state being evaluated takes a mocked response at this try.
 
     moto's version answers yes for every try of a mocked state and fails the execution past

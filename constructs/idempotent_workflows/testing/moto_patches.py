@@ -401,7 +401,7 @@ def patched_moto(
         for execution in (Execution, SyncExecution):
             with_case = faults.worker_with_test_case(execution._get_start_execution_worker)
             patch(mock.patch.object(execution, "_get_start_execution_worker", with_case))
-        mocked = faults.mocked_while_responses_last
+        mocked = faults.mocked_until_responses_run_out
         patch(mock.patch.object(Environment, "is_mocked_mode", mocked))
         for name in _ITEM_OPERATIONS:
             patch(mock.patch.object(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name))))
