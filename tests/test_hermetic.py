@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import boto3
 import pytest
@@ -61,3 +63,15 @@ def test_the_users_settings_are_restored_when_the_engine_closes(hostile_environm
         assert boto3.DEFAULT_SESSION is not session
     assert aws_settings() == hostile_environment
     assert boto3.DEFAULT_SESSION is session
+
+
+def test_the_engine_imports_whatever_the_users_aws_settings():
+    """moto reads the AWS settings on import; a fresh interpreter shows it no longer fails."""
+    environment = {**os.environ, **HOSTILE}
+    imported = subprocess.run(
+        [sys.executable, "-c", "import idempotent_workflows.testing.pytest_plugin"],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]

@@ -6,8 +6,13 @@ fixture around it. ``MockConfig`` injects faults (Step Functions Local's mock co
 shape). Needs the ``dev`` extra (moto, jsonata-python).
 """
 
-from .engine import DeployedStack, Execution, LocalEngine
-from .faults import MockConfig
-from .lambda_runtime import LocalFunction
+from .hermetic import isolated_from_aws
+
+# Some of moto's modules read the AWS settings when imported (moto.ec2 builds a boto3 session,
+# which fails on a profile that does not exist): import them away from the user's settings.
+with isolated_from_aws("us-east-1"):
+    from .engine import DeployedStack, Execution, LocalEngine
+    from .faults import MockConfig
+    from .lambda_runtime import LocalFunction
 
 __all__ = ["DeployedStack", "Execution", "LocalEngine", "LocalFunction", "MockConfig"]
