@@ -88,11 +88,11 @@ def tasks_inline_without_timeout(original: Callable[..., None]) -> Callable[...,
 
     moto runs every Task, Parallel and Map state's work in a new thread, to be able to time it
     out (by default after 99,999,999 s); two hand-offs per state cost more than a DynamoDB
-    call. A state with a timeout keeps moto's thread.
+    call. A state with a timeout or a heartbeat keeps moto's thread.
     """
 
     def evaluate_with_timeout(self: Any, env: Any) -> None:
-        _UNTIMED_TASK.active = self.timeout.is_default_value()
+        _UNTIMED_TASK.active = self.heartbeat is None and self.timeout.is_default_value()
         try:
             original(self, env)
         finally:
