@@ -6,6 +6,7 @@ medians of repeated runs on a shared machine: read the ratios, not the absolute 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -32,6 +33,8 @@ RESULTS = ROOT / "bench" / "results.json"
 #: Step Functions Standard price per state transition (USD 0.025 per 1,000).
 PRICE_PER_TRANSITION = 0.025 / 1000
 SYNTH_RUNS = 5
+DUPLICATE_RUNS = 60
+CONCURRENT_ROUNDS = 3
 
 
 def _row(
@@ -134,8 +137,36 @@ def synth_times() -> dict[str, Any]:
     }
 
 
+def _median_ms(seconds: list[float]) -> float:
+    return round(statistics.median(seconds) * 1000, 2)
+
+
+def _direct_pair(engine: LocalEngine, table: str, key: str) -> None:
+    """The duplicate's two DynamoDB calls, made directly: a refused lock, a consistent read."""
+    with contextlib.suppress(engine.dynamodb.exceptions.ConditionalCheckFailedException):
+        engine.dynamodb.update_item(
+            TableName=table,
+            Key={"id": {"S": key}},
+            UpdateExpression="SET #s = :s",
+            ConditionExpression="attribute_not_exists(id)",
+            ExpressionAttributeNames={"#s": "executionstatus"},
+            ExpressionAttributeValues={":s": {"S": "IN_PROGRESS"}},
+        )
+    engine.dynamodb.get_item(TableName=table, Key={"id": {"S": key}}, ConsistentRead=True)
+
+
+def _timed(action: Any) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
 def throughput() -> dict[str, Any]:
-    """Duplicate executions per second on the local engine, sequential and 8 callers."""
+    """A duplicate execution against its two direct DynamoDB calls; executions per second.
+
+    Duplicates and direct pairs alternate in one engine, so that both see the same load;
+    each figure is a median.
+    """
     app = App(context=json.loads((ROOT / "cdk.json").read_text())["context"])
     stack = add_example_stacks(app)[0]
     results: dict[str, Any] = {}
@@ -143,16 +174,28 @@ def throughput() -> dict[str, Any]:
         deployed = engine.deploy(stack)
         deployed.function("RandomFailure").environment["FAILURE_RATE"] = "0"
         deployed.run({"o": "dup"})
-        count = 40
-        started = time.perf_counter()
-        for _ in range(count):
+        (record,) = deployed.items()
+
+        def duplicate() -> None:
             assert deployed.run({"o": "dup"}).status == "SUCCEEDED"
-        results["sequential_per_s"] = round(count / (time.perf_counter() - started), 1)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(lambda _: deployed.run({"o": "dup"}).status, range(count)))
-        assert statuses == ["SUCCEEDED"] * count
-        results["concurrent_8_per_s"] = round(count / (time.perf_counter() - started), 1)
+
+        def direct() -> None:
+            _direct_pair(engine, deployed.table(), record["id"])
+
+        duplicates, pairs = [], []
+        for _ in range(DUPLICATE_RUNS):
+            duplicates.append(_timed(duplicate))
+            pairs.append(_timed(direct))
+        results["duplicate_ms"] = _median_ms(duplicates)
+        results["direct_pair_ms"] = _median_ms(pairs)
+        results["ratio"] = round(statistics.median(duplicates) / statistics.median(pairs), 2)
+        results["sequential_per_s"] = round(1 / statistics.median(duplicates), 1)
+        rates = []
+        for _ in range(CONCURRENT_ROUNDS):
+            with ThreadPoolExecutor(8) as pool:
+                seconds = _timed(lambda: list(pool.map(lambda _: duplicate(), range(40))))
+            rates.append(40 / seconds)
+        results["concurrent_8_per_s"] = round(statistics.median(rates), 1)
     return results
 
 
@@ -191,6 +234,10 @@ def main() -> None:
         f"\nsynth (median of {synth['runs']}, alternated): app.py {synth['app_median_s']} s,"
         f" bare app with the same number of empty stacks {synth['bare_median_s']} s,"
         f" ratio {synth['ratio']}"
+    )
+    print(
+        f"local engine, duplicate execution {engine['duplicate_ms']} ms, its two DynamoDB calls"
+        f" made directly {engine['direct_pair_ms']} ms, ratio {engine['ratio']} (medians)"
     )
     print(
         f"local engine, duplicate executions per second: sequential {engine['sequential_per_s']},"

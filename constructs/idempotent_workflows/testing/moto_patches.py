@@ -2,7 +2,10 @@
 
 moto (pinned in constraints.txt) runs Amazon States Language with an interpreter ported from
 LocalStack, with a few gaps. Each function below closes one, by replacing one moto attribute;
-``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after.
+``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after,
+together with the patches of ``completion`` (executions signal their end), ``fast_paths``
+(speed), ``faults`` (mocked responses per test case) and ``sync_execution``
+(StartSyncExecution).
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ import contextlib
 import hashlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any, Final, cast
 from unittest import mock
 
 import jsonata
+import moto.backend_index
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions import urls
 from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
@@ -33,12 +40,20 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     iteration_worker,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+    lambda_eval_utils,
+    mock_eval_utils,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_dynamodb,
 )
@@ -49,10 +64,22 @@ from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend import execution_worker
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+    SyncExecution,
+)
+from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
+
+from . import fast_paths, faults, sync_execution
+from .completion import signalled_end
 
 #: Step Functions' hash functions take at most this many characters.
 HASH_INPUT_LIMIT: Final = 10_000
@@ -195,6 +222,7 @@ def _passed_on_error_name(error_name: str | None) -> Any:
     dynamic Error, in a custom error name, which rejects the ``States.`` prefix: a branch
     ending in States.DataLimitExceeded failed the whole execution with States.Runtime instead
     of reaching the Parallel state's Catch, and so did a Fail state re-raising that error.
+    The same holds for the error of a mocked response's ``Throw``.
     """
     if error_name and error_name.startswith("States."):
         with contextlib.suppress(ValueError):
@@ -210,6 +238,14 @@ def _scaled_wait(scale: Callable[[], float]) -> Callable[..., None]:
             env.program_state_event.wait(wait_seconds * scale())
 
     return wait_interval
+
+
+def _scaled_retry_interval(scale: Callable[[], float]) -> SimpleNamespace:
+    """Stands for the ``time`` module of moto's retrier: intervals sleep ``seconds * scale()``.
+
+    A Retry's IntervalSeconds, BackoffRate and MaxDelaySeconds scale like Wait states.
+    """
+    return SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale()))
 
 
 def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -298,13 +334,22 @@ def _atomic(operation: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
+def patched_moto(
+    wait_scale: Callable[[], float],
+    execution_ended: Callable[[str], None],
+    test_case_for: Callable[[str, str], MockTestCase],
+) -> Iterator[None]:
     """Apply every completion of moto for the duration of the block.
 
     Parameters
     ----------
     wait_scale
         Returns the factor applied to every Wait state's duration (1.0 waits for real).
+    execution_ended
+        Called with an execution's ARN once its end (status, output or error) is recorded.
+    test_case_for
+        Returns the mocked responses (``faults``) of a test case, given the state machine ARN
+        and the test case name; raises ``LookupError`` if there is no such test case.
     """
     with contextlib.ExitStack() as stack:
         patch = stack.enter_context
@@ -312,9 +357,10 @@ def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
             patch(mock.patch.object(evaluated, "_eval_body", _evaluate_with_bindings))
         for cls in _service_tasks_with_own_errors():
             patch(mock.patch.object(cls, "_from_error", _keep_failure_events(cls._from_error)))
-        for module in (branches_decl, iteration_worker, state_fail):
+        for module in (branches_decl, iteration_worker, state_fail, mock_eval_utils):
             patch(mock.patch.object(module, "CustomErrorName", _passed_on_error_name))
         patch(mock.patch.object(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)))
+        patch(mock.patch.object(retrier_decl, "time", _scaled_retry_interval(wait_scale)))
         worker = execution_worker.ExecutionWorker
         patch(
             mock.patch.object(
@@ -323,15 +369,46 @@ def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
                 _iso_start_time(worker._get_evaluation_environment),
             )
         )
-        start = StepFunctionsParserBackend.start_execution
-        patch(
-            mock.patch.object(
-                StepFunctionsParserBackend, "start_execution", _input_length_limit(start)
-            )
-        )
+        backend = StepFunctionsParserBackend
+        start = _input_length_limit(backend.start_execution)
+        start = faults.test_case_from_arn(start, test_case_for)
+        patch(mock.patch.object(backend, "start_execution", start))
+        start_sync = _input_length_limit(sync_execution.start_sync_execution)
+        start_sync = faults.test_case_from_arn(start_sync, test_case_for)
+        patch(mock.patch.object(backend, "start_sync_execution", start_sync, create=True))
+        answer = sync_execution.start_sync_execution_response
+        patch(mock.patch.object(StepFunctionResponse, "start_sync_execution", answer, create=True))
+        patterns = sync_execution.sync_url_patterns()
+        patch(mock.patch.object(moto.backend_index, "backend_url_patterns", patterns))
+        patch(mock.patch.object(urls, "url_bases", sync_execution.sync_url_bases()))
         client_for = _reused_clients(boto_client.boto_client_for)
         for module in (lambda_eval_utils, state_task_service_dynamodb):
             patch(mock.patch.object(module, "boto_client_for", client_for))
+        parse = fast_paths.parsed_once(AmazonStateLanguageParser.parse)
+        patch(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
+        patch(mock.patch.object(EvalComponent, "heap_key", property(fast_paths.heap_key)))
+        communication = BaseExecutionWorkerCommunication
+        ended = signalled_end(communication.terminated, execution_ended)
+        patch(mock.patch.object(communication, "terminated", ended))
+        program = fast_paths.program_in_worker_thread(Program.eval)
+        patch(mock.patch.object(Program, "eval", program))
+        state = execute_state.ExecutionState
+        untimed = fast_paths.tasks_inline_without_timeout(state._evaluate_with_timeout)
+        patch(mock.patch.object(state, "_evaluate_with_timeout", untimed))
+        patch(mock.patch.object(execute_state, "Thread", fast_paths.task_thread))
+        patch(
+            mock.patch.object(
+                result_path,
+                "parse",
+                fast_paths.parsed_once_per_path(result_path.parse),  # type: ignore[attr-defined]
+            )
+        )
+        patch(mock.patch.object(worker, "start", fast_paths.worker_start(worker.start)))
+        for execution in (Execution, SyncExecution):
+            with_case = faults.worker_with_test_case(execution._get_start_execution_worker)
+            patch(mock.patch.object(execution, "_get_start_execution_worker", with_case))
+        mocked = faults.mocked_until_responses_run_out
+        patch(mock.patch.object(Environment, "is_mocked_mode", mocked))
         for name in _ITEM_OPERATIONS:
             patch(mock.patch.object(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name))))
         yield
