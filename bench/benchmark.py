@@ -51,6 +51,11 @@ def _row(
         count, calls = len(states), len(execution.dynamodb_calls)
         lambdas = execution.lambda_invocations
         machinery = len([state for state in states if state not in work])
+    # Standard bills every retry of a state as one more transition.
+    retries = sum(e["type"] == "TaskScheduled" for e in execution.history) - sum(
+        e["type"] == "TaskStateEntered" for e in execution.history
+    )
+    transitions = count + (0 if per_poll else retries)
     standard = workflow.endswith("Standard")
     return {
         "workflow": workflow,
@@ -59,11 +64,29 @@ def _row(
         "machinery_states": machinery,
         "lambda_invocations": lambdas,
         "dynamodb_calls": calls,
-        "usd_per_million": round(count * PRICE_PER_TRANSITION * 1e6, 2) if standard else None,
+        "retries": 0 if per_poll else retries,
+        "usd_per_million": (
+            round(transitions * PRICE_PER_TRANSITION * 1e6, 2) if standard else None
+        ),
     }
 
 
-def _scenarios(name: str, deployed: DeployedStack, work_states: set[str]) -> list[dict]:
+def _throttled_once(engine: LocalEngine, deployed: DeployedStack) -> str:
+    """A test case whose first AcquireLock try is throttled (then retried)."""
+    (machine,) = deployed.state_machines
+    throttle = {"Error": "DynamoDB.ProvisionedThroughputExceededException", "Cause": "bench"}
+    engine.load_mock_config(
+        {
+            "StateMachines": {machine: {"TestCases": {"ThrottledOnce": {S.ACQUIRE_LOCK: "T"}}}},
+            "MockedResponses": {"T": {"0": {"Throw": throttle}}},
+        }
+    )
+    return "ThrottledOnce"
+
+
+def _scenarios(
+    engine: LocalEngine, name: str, deployed: DeployedStack, work_states: set[str]
+) -> list[dict]:
     if name.startswith("Transaction"):
         work = deployed.function("Purchase")
         first_input = {"TransactionType": "PURCHASE", "TransactionId": "b-1", "Amount": 5}
@@ -78,6 +101,8 @@ def _scenarios(name: str, deployed: DeployedStack, work_states: set[str]) -> lis
     row = functools.partial(_row, name, work=work_states)
     rows = [row("first run", deployed.run(first_input))]
     rows.append(row("duplicate", deployed.run(first_input)))
+    throttled = _throttled_once(engine, deployed)
+    rows.append(row("duplicate, lock throttled", deployed.run(first_input, test_case=throttled)))
     work.latency = 0.3
     started = [deployed.start(poll_input) for _ in range(2)]
     waiter = max((e.wait() for e in started), key=lambda e: e.states_entered.count(S.WAIT_FOR_LOCK))
@@ -105,7 +130,7 @@ def cost_table() -> list[dict]:
         for stack in stacks:
             (definition,) = state_machine_definitions(Template.from_stack(stack).to_json()).values()
             work_states = set(work_branch(definition)["States"])
-            rows += _scenarios(stack.stack_name, engine.deploy(stack), work_states)
+            rows += _scenarios(engine, stack.stack_name, engine.deploy(stack), work_states)
     return rows
 
 
@@ -218,15 +243,15 @@ def main() -> None:
     engine = throughput()
     suite = suite_seconds()
     header = (
-        f"{'workflow':<28}{'scenario':<22}{'states':>7}{'machinery':>11}{'lambda':>8}"
-        f"{'dynamodb':>10}{'USD/1M (Standard)':>19}"
+        f"{'workflow':<28}{'scenario':<27}{'states':>7}{'retries':>8}{'machinery':>11}"
+        f"{'lambda':>8}{'dynamodb':>10}{'USD/1M (Standard)':>19}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         cost = "-" if row["usd_per_million"] is None else f"{row['usd_per_million']:.2f}"
         print(
-            f"{row['workflow']:<28}{row['scenario']:<22}{row['states']:>7g}"
+            f"{row['workflow']:<28}{row['scenario']:<27}{row['states']:>7g}{row['retries']:>8g}"
             f"{row['machinery_states']:>11g}{row['lambda_invocations']:>8g}"
             f"{row['dynamodb_calls']:>10g}{cost:>19}"
         )
