@@ -10,7 +10,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup run synth test snapshot-update clean bench
+.PHONY: setup run synth test fuzz snapshot-update clean bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -33,13 +33,18 @@ run: synth
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest
+
+# Exploration, not CI: the property and differential suites with many more random examples
+# (hypothesis profile "fuzz" in tests/conftest.py); failures are kept in .hypothesis/ to replay.
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_properties.py tests/test_jsonata_fidelity.py
 
 snapshot-update: setup
 	$(PY) -m pytest tests/test_snapshots.py --snapshot-update
 
 clean:
-	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 bench: setup

@@ -192,13 +192,15 @@ class _JavaScriptFunctions:
     def string(arg: Any, prettify: bool | None) -> str | None:
         """``$string``: JSON text as ``JSON.stringify`` writes it.
 
-        jsonata-python escaped every non-ASCII character and wrote 2^53 as
-        ``9.00719925474099e+15``.
+        jsonata-python escaped every non-ASCII character, wrote 2^53 as
+        ``9.00719925474099e+15`` and a function as ``'""'``.
         """
         if isinstance(arg, Utils.JList) and arg.outer_wrapper:
             arg = arg[0]
         if arg is None or isinstance(arg, str):
             return arg
+        if Utils.is_function(arg) or isinstance(arg, Parser.Symbol):
+            return ""
         if isinstance(arg, float) and not math.isfinite(arg):
             raise JException("D3001", 0, arg)
         return stringify(arg, indent=2 if prettify else 0, replace=_string_replacer)
