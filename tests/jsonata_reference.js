@@ -2,9 +2,10 @@
 // The reference JSONata for the differential tests: npm jsonata 2.0.6 (the version Step
 // Functions documents) with the functions Step Functions adds, written from AWS's descriptions.
 //
-// Protocol, one JSON document per line: read an array of {"expression", "bindings"}; write an
-// array of outcomes in the same order, each {"value": v}, {"undefined": true} or
-// {"error": {"code", "message"}}. Bindings are the variables by name, without "$".
+// Protocol, one JSON document per line: read an array of {"expression", "bindings"} (and
+// "input", the document "$" refers to, which Step Functions leaves undefined); write an array of
+// outcomes in the same order, each {"value": v}, {"undefined": true} or {"error": {"code",
+// "message"}}. Bindings are the variables by name, without "$".
 const crypto = require('node:crypto');
 const readline = require('node:readline');
 const jsonata = require('jsonata');
@@ -108,9 +109,9 @@ function compile(expression) {
   return compiled.get(expression);
 }
 
-async function evaluate({ expression, bindings }) {
+async function evaluate({ expression, bindings, input }) {
   try {
-    const value = await compile(expression).evaluate(undefined, bindings);
+    const value = await compile(expression).evaluate(input, bindings);
     return value === undefined ? { undefined: true } : { value };
   } catch (error) {
     return { error: { code: String(error.code ?? error.name), message: String(error.message) } };

@@ -55,6 +55,8 @@ def same_json(a: Any, b: Any) -> bool:
 
 
 _NOTHING = object()
+#: An evaluation without an input document (JavaScript's undefined).
+NO_INPUT = object()
 
 
 def engine_outcome(expression: str, bindings: Mapping[str, Any]) -> Outcome:
@@ -90,9 +92,18 @@ class JSONataReference:
             bufsize=1,
         )
 
-    def evaluate_many(self, requests: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Outcome]:
-        """Evaluate each (expression, bindings) in one round trip; outcomes in the same order."""
+    def evaluate_many(
+        self, requests: Iterable[tuple[str, Mapping[str, Any]]], inputs: Iterable[Any] = ()
+    ) -> list[Outcome]:
+        """Evaluate each (expression, bindings) in one round trip; outcomes in the same order.
+
+        ``inputs``, if given, holds the document ``$`` refers to in each evaluation (``NO_INPUT``
+        for none); Step Functions binds no input.
+        """
         batch = [{"expression": e, "bindings": b} for e, b in requests]
+        for request, document in zip(batch, inputs, strict=False):
+            if document is not NO_INPUT:
+                request["input"] = document
         assert self._process.stdin and self._process.stdout
         self._process.stdin.write(json.dumps(batch) + "\n")
         line = self._process.stdout.readline()

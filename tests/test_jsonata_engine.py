@@ -82,6 +82,20 @@ def test_strings_sort_by_utf16_code_units(jsonata_reference, texts):
     assert_agree(jsonata_reference, "$sort($v)", {"v": texts})
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "$sort([{'p': 2, 'n': 1}, {'p': 1, 'n': 2}, {'p': 2, 'n': 3}], function($a, $b) {"
+        " $a.p > $b.p }).n",
+        "$sort([3, 1, 2], function($a, $b) { $a < $b })",
+        "$sort([3, 1, 2])",
+        "$sort(['b', 1])",
+    ],
+)
+def test_sort_with_a_comparator_keeps_ties_in_order(jsonata_reference, expression):
+    assert_agree(jsonata_reference, expression)
+
+
 # -- what Step Functions adds and removes ----------------------------------------------------------
 
 
@@ -111,6 +125,7 @@ def test_strings_sort_by_utf16_code_units(jsonata_reference, texts):
         "$missing ?: 2",
         "true ? 1 : 2",
         "'??' & '?:'",
+        "λ($a, $s)<a<s>s?:s>{ $join($a, $s) }(['x', 'y'], '-')",  # ?: inside a signature
     ],
 )
 def test_step_functions_functions_and_syntax(jsonata_reference, expression):

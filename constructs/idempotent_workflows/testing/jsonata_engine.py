@@ -9,6 +9,7 @@ and returned, ``$string``, ``$sort`` on strings, and the 2.1.0 operators ``??`` 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -207,14 +208,28 @@ class _JavaScriptFunctions:
 
     @staticmethod
     def sort(arr: Any, comparator: Any) -> Any:
-        """``$sort`` without a comparator orders strings by UTF-16 code units.
+        """``$sort``: a stable merge that moves an item only when the comparator says so.
 
-        JavaScript's ``>`` compares code units; jsonata-python compared code points, so an
-        emoji sorted after U+FFFD instead of before it.
+        Without a comparator, strings are ordered by UTF-16 code units, as JavaScript's ``>``
+        orders them; jsonata-python compared code points (an emoji sorted after U+FFFD). With
+        one, items the comparator does not tell apart keep their order; jsonata-python read
+        "false" as "less than" and reordered them.
         """
-        if comparator is not None or arr is None or not Utils.is_array_of_strings(arr):
-            return jsonata.functions.Functions.sort(arr, comparator)
-        return sorted(arr, key=lambda text: text.encode("utf-16-be", "surrogatepass"))
+        if arr is None or len(arr) <= 1:
+            return arr
+        if comparator is None:
+            if not Utils.is_array_of_strings(arr):
+                return jsonata.functions.Functions.sort(arr, None)
+            return sorted(arr, key=lambda text: text.encode("utf-16-be", "surrogatepass"))
+
+        def after(a: Any, b: Any) -> bool:
+            return jsonata.Jsonata.boolize(
+                jsonata.functions.Functions.func_apply(comparator, [a, b])
+            )
+
+        return sorted(
+            arr, key=functools.cmp_to_key(lambda a, b: 1 if after(a, b) else -after(b, a))
+        )
 
 
 _REPLACED_BUILTINS: Final = {"string": "<x-b?:s>", "sort": "<af?:a>"}
@@ -222,18 +237,28 @@ _REPLACED_BUILTINS: Final = {"string": "<x-b?:s>", "sort": "<af?:a>"}
 
 # -- parsing: JSONata 2.0.6 ----------------------------------------------------------------------
 
-_OPERATORS_AFTER_2_0_6: Final = ("??", "?:")
+
+class _OperatorAfter2_0_6(Parser.Infix):
+    """An operator JSONata 2.1.0 added: a syntax error where it is used as an operator.
+
+    The token itself stays known: a function signature such as ``<s?:s>`` holds ``?:``.
+    """
+
+    def led(self, left: Any) -> Any:
+        raise JSONataEvaluationError(
+            f"JSONata 2.0.6, which Step Functions implements, has no operator {self.id}"
+        )
 
 
 def _parser_2_0_6() -> Parser:
-    """A jsonata-python parser without the operators JSONata 2.1.0 added (``??``, ``?:``).
+    """A jsonata-python parser that rejects the operators of JSONata 2.1.0, ``??`` and ``?:``.
 
     Step Functions (2.0.6) rejects an expression that uses them; jsonata-python evaluated it.
-    Without their symbols the parser fails on them (a KeyError, reported as a syntax error).
     """
     parser = Parser()
-    for operator in _OPERATORS_AFTER_2_0_6:
+    for operator in ("??", "?:"):
         del parser.symbol_table[operator]
+        parser.register(_OperatorAfter2_0_6(parser, operator))
     return parser
 
 
@@ -247,10 +272,6 @@ def _compile(expression: str) -> jsonata.Jsonata:
     jsonata.Jsonata.PARSER.parser = _THREAD.parser
     try:
         compiled = jsonata.Jsonata(expression)
-    except KeyError as error:
-        raise JSONataEvaluationError(
-            f"JSONata 2.0.6, which Step Functions implements, has no operator {error}"
-        ) from None
     finally:
         jsonata.Jsonata.PARSER.parser = previous
     compiled.set_output_convert_nulls(False)
