@@ -54,6 +54,11 @@ def utf16_length(text: str) -> int:
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
+def _javascript_utf8(text: str) -> bytes:
+    """UTF-8 bytes as Node writes them: a lone surrogate becomes U+FFFD instead of failing."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+
+
 def _hash(value: str, algorithm: str) -> str:
     """``$hash(value, algorithm)``: hex digest of the UTF-8 bytes, at most 10,000 characters."""
     if not isinstance(value, str):
@@ -64,7 +69,7 @@ def _hash(value: str, algorithm: str) -> str:
         )
     if algorithm not in _HASH_ALGORITHMS:
         raise JSONataEvaluationError(f"$hash does not know the algorithm {algorithm!r}")
-    return _HASH_ALGORITHMS[algorithm](value.encode("utf-8")).hexdigest()
+    return _HASH_ALGORITHMS[algorithm](_javascript_utf8(value)).hexdigest()
 
 
 def _parse(text: str) -> Any:
