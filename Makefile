@@ -38,7 +38,8 @@ test: setup
 # Exploration, not CI: the property and differential suites with many more random examples
 # (hypothesis profile "fuzz" in tests/conftest.py); failures are kept in .hypothesis/ to replay.
 fuzz: setup
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_properties.py tests/test_jsonata_fidelity.py
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_properties.py tests/test_jsonata_fidelity.py \
+		tests/test_jsonata_engine.py
 
 snapshot-update: setup
 	$(PY) -m pytest tests/test_snapshots.py --snapshot-update
