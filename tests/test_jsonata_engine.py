@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import jsonata
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -145,3 +146,8 @@ def test_uuid_and_random_have_the_documented_shape(jsonata_reference):
         )
         assert 0 <= unseeded < 1 and 0 <= seeded < 1
         assert repeatable is True
+
+
+def test_the_engine_leaves_jsonata_python_as_it_was_for_other_users():
+    assert engine_outcome("1 ?? 2", {}).kind == "error"
+    assert jsonata.Jsonata("1 ?? 2").evaluate(None) == 1  # 2.1.0 syntax, accepted by the port

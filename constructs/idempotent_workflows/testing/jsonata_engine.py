@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import jsonata
+from jsonata.functions import Functions
 from jsonata.jexception import JException
 from jsonata.parser import Parser
 from jsonata.utils import Utils
@@ -213,7 +214,7 @@ class _JavaScriptFunctions:
 
     @staticmethod
     def sort(arr: Any, comparator: Any) -> Any:
-        """``$sort``: a stable merge that moves an item only when the comparator says so.
+        """``$sort``: a stable sort that moves an item only when the comparator says so.
 
         Without a comparator, strings are ordered by UTF-16 code units, as JavaScript's ``>``
         orders them; jsonata-python compared code points (an emoji sorted after U+FFFD). With
@@ -224,13 +225,11 @@ class _JavaScriptFunctions:
             return arr
         if comparator is None:
             if not Utils.is_array_of_strings(arr):
-                return jsonata.functions.Functions.sort(arr, None)
+                return Functions.sort(arr, None)
             return sorted(arr, key=lambda text: text.encode("utf-16-be", "surrogatepass"))
 
         def after(a: Any, b: Any) -> bool:
-            return jsonata.Jsonata.boolize(
-                jsonata.functions.Functions.func_apply(comparator, [a, b])
-            )
+            return jsonata.Jsonata.boolize(Functions.func_apply(comparator, [a, b]))
 
         return sorted(
             arr, key=functools.cmp_to_key(lambda a, b: 1 if after(a, b) else -after(b, a))
@@ -273,12 +272,17 @@ _THREAD: Final = threading.local()  # jsonata-python's parser and expressions ar
 def _compile(expression: str) -> jsonata.Jsonata:
     if not hasattr(_THREAD, "parser"):
         _THREAD.parser, _THREAD.cache = _parser_2_0_6(), {}
-    previous = getattr(jsonata.Jsonata.PARSER, "parser", None)
-    jsonata.Jsonata.PARSER.parser = _THREAD.parser
+    # jsonata.Jsonata() parses with the thread's shared parser: lend it ours, then give it back.
+    shared = vars(jsonata.Jsonata.PARSER)
+    previous = shared.get("parser")
+    shared["parser"] = _THREAD.parser
     try:
         compiled = jsonata.Jsonata(expression)
     finally:
-        jsonata.Jsonata.PARSER.parser = previous
+        if previous is None:
+            del shared["parser"]
+        else:
+            shared["parser"] = previous
     compiled.set_output_convert_nulls(False)
     for name, signature in _REPLACED_BUILTINS.items():
         compiled.register_function(
@@ -310,10 +314,10 @@ def evaluate_jsonata(expression: str, bindings: dict[str, Any], *, undefined: An
     JSONataEvaluationError
         If the expression does not parse or its evaluation fails.
     """
-    cache = getattr(_THREAD, "cache", {})
     try:
-        compiled = cache.get(expression) or _compile(expression)
-        _THREAD.cache[expression] = compiled
+        compiled = getattr(_THREAD, "cache", {}).get(expression)
+        if compiled is None:
+            compiled = _THREAD.cache[expression] = _compile(expression)
         result = compiled.evaluate(None, {name: to_jsonata(v) for name, v in bindings.items()})
     except JSONataEvaluationError:
         raise
