@@ -11,17 +11,13 @@ together with the patches of ``completion`` (executions signal their end), ``fas
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any, Final, cast
 from unittest import mock
 
-import jsonata
 import moto.backend_index
 from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions import urls
@@ -80,74 +76,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from . import fast_paths, faults, sync_execution
 from .completion import signalled_end
-
-#: Step Functions' hash functions take at most this many characters.
-HASH_INPUT_LIMIT: Final = 10_000
-_HASH_ALGORITHMS: Final = {
-    "MD5": hashlib.md5,
-    "SHA-1": hashlib.sha1,
-    "SHA-256": hashlib.sha256,
-    "SHA-384": hashlib.sha384,
-    "SHA-512": hashlib.sha512,
-}
-
-
-class JSONataEvaluationError(Exception):
-    """A JSONata expression failed; Step Functions reports it as States.QueryEvaluationError."""
-
-
-def _hash(value: str, algorithm: str) -> str:
-    if not isinstance(value, str):
-        raise JSONataEvaluationError("$hash takes a string as its first argument")
-    if len(value) > HASH_INPUT_LIMIT:
-        raise JSONataEvaluationError(
-            f"$hash takes at most {HASH_INPUT_LIMIT} characters, got {len(value)}"
-        )
-    if algorithm not in _HASH_ALGORITHMS:
-        raise JSONataEvaluationError(f"$hash does not know the algorithm {algorithm!r}")
-    return _HASH_ALGORITHMS[algorithm](value.encode("utf-8")).hexdigest()
-
-
-def _parse(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError) as error:
-        raise JSONataEvaluationError(f"$parse could not parse its argument: {error}") from None
-
-
-# Step Functions' own JSONata functions that moto leaves as stubs returning a message.
-_NATIVE_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
-    "hash": _hash,
-    "uuid": lambda: str(uuid.uuid4()),
-    "parse": _parse,
-}
-
-
-_COMPILED: Final = threading.local()  # jsonata-python expressions are not shared by threads
-
-
-def _compile(expression: str) -> jsonata.Jsonata:
-    compiled = jsonata.Jsonata(expression)
-    for name, function in _NATIVE_FUNCTIONS.items():
-        compiled.register_lambda(name, function)
-    return compiled
-
-
-def evaluate_jsonata(expression: str, bindings: dict[str, Any]) -> Any:
-    """Evaluate a JSONata expression with jsonata-python and Step Functions' functions.
-
-    ``bindings`` holds the variables by name, without ``$``. The parsed expression is kept for
-    the next evaluation in this thread: a state machine has a fixed set of expressions.
-    """
-    cache = _COMPILED.__dict__.setdefault("cache", {})
-    try:
-        if expression not in cache:
-            cache[expression] = _compile(expression)
-        return cache[expression].evaluate(None, bindings)
-    except JSONataEvaluationError:
-        raise
-    except Exception as error:  # jsonata-python raises its own JException and Python errors
-        raise JSONataEvaluationError(str(error)) from None
+from .jsonata_engine import JSONataEvaluationError, evaluate_jsonata
 
 
 def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException:
