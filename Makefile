@@ -17,10 +17,8 @@ export AWS_DEFAULT_REGION := us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
-# Property tests: derandomized in `make test` (CI); `make fuzz` explores.
-export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup run synth test typecheck docs snapshot-update clean bench
+.PHONY: setup run synth test fuzz typecheck docs snapshot-update clean bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -45,7 +43,13 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) -m pytest
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest
+
+# Exploration, not CI: the property and differential suites with many more random examples
+# (hypothesis profile "fuzz" in tests/conftest.py); failures are kept in .hypothesis/ to replay.
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_properties.py tests/test_jsonata_fidelity.py \
+		tests/test_jsonata_engine.py
 
 typecheck: setup
 	$(PY) -m mypy
@@ -57,7 +61,7 @@ snapshot-update: setup
 	$(PY) -m pytest tests/test_snapshots.py --snapshot-update
 
 clean:
-	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache build
+	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 bench: setup

@@ -6,6 +6,7 @@ medians of repeated runs on a shared machine: read the ratios, not the absolute 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -32,6 +33,8 @@ RESULTS = ROOT / "bench" / "results.json"
 #: Step Functions Standard price per state transition (USD 0.025 per 1,000).
 PRICE_PER_TRANSITION = 0.025 / 1000
 SYNTH_RUNS = 5
+DUPLICATE_RUNS = 60
+CONCURRENT_ROUNDS = 3
 
 
 def _row(
@@ -48,6 +51,11 @@ def _row(
         count, calls = len(states), len(execution.dynamodb_calls)
         lambdas = execution.lambda_invocations
         machinery = len([state for state in states if state not in work])
+    # Standard bills every retry of a state as one more transition.
+    retries = sum(e["type"] == "TaskScheduled" for e in execution.history) - sum(
+        e["type"] == "TaskStateEntered" for e in execution.history
+    )
+    transitions = count + (0 if per_poll else retries)
     standard = workflow.endswith("Standard")
     return {
         "workflow": workflow,
@@ -56,11 +64,29 @@ def _row(
         "machinery_states": machinery,
         "lambda_invocations": lambdas,
         "dynamodb_calls": calls,
-        "usd_per_million": round(count * PRICE_PER_TRANSITION * 1e6, 2) if standard else None,
+        "retries": 0 if per_poll else retries,
+        "usd_per_million": (
+            round(transitions * PRICE_PER_TRANSITION * 1e6, 2) if standard else None
+        ),
     }
 
 
-def _scenarios(name: str, deployed: DeployedStack, work_states: set[str]) -> list[dict]:
+def _throttled_once(engine: LocalEngine, deployed: DeployedStack) -> str:
+    """A test case whose first AcquireLock try is throttled (then retried)."""
+    (machine,) = deployed.state_machines
+    throttle = {"Error": "DynamoDB.ProvisionedThroughputExceededException", "Cause": "bench"}
+    engine.load_mock_config(
+        {
+            "StateMachines": {machine: {"TestCases": {"ThrottledOnce": {S.ACQUIRE_LOCK: "T"}}}},
+            "MockedResponses": {"T": {"0": {"Throw": throttle}}},
+        }
+    )
+    return "ThrottledOnce"
+
+
+def _scenarios(
+    engine: LocalEngine, name: str, deployed: DeployedStack, work_states: set[str]
+) -> list[dict]:
     if name.startswith("Transaction"):
         work = deployed.function("Purchase")
         first_input = {"TransactionType": "PURCHASE", "TransactionId": "b-1", "Amount": 5}
@@ -75,6 +101,8 @@ def _scenarios(name: str, deployed: DeployedStack, work_states: set[str]) -> lis
     row = functools.partial(_row, name, work=work_states)
     rows = [row("first run", deployed.run(first_input))]
     rows.append(row("duplicate", deployed.run(first_input)))
+    throttled = _throttled_once(engine, deployed)
+    rows.append(row("duplicate, lock throttled", deployed.run(first_input, test_case=throttled)))
     work.latency = 0.3
     started = [deployed.start(poll_input) for _ in range(2)]
     waiter = max((e.wait() for e in started), key=lambda e: e.states_entered.count(S.WAIT_FOR_LOCK))
@@ -102,7 +130,7 @@ def cost_table() -> list[dict]:
         for stack in stacks:
             (definition,) = state_machine_definitions(Template.from_stack(stack).to_json()).values()
             work_states = set(work_branch(definition)["States"])
-            rows += _scenarios(stack.stack_name, engine.deploy(stack), work_states)
+            rows += _scenarios(engine, stack.stack_name, engine.deploy(stack), work_states)
     return rows
 
 
@@ -134,8 +162,36 @@ def synth_times() -> dict[str, Any]:
     }
 
 
+def _median_ms(seconds: list[float]) -> float:
+    return round(statistics.median(seconds) * 1000, 2)
+
+
+def _direct_pair(engine: LocalEngine, table: str, key: str) -> None:
+    """The duplicate's two DynamoDB calls, made directly: a refused lock, a consistent read."""
+    with contextlib.suppress(engine.dynamodb.exceptions.ConditionalCheckFailedException):
+        engine.dynamodb.update_item(
+            TableName=table,
+            Key={"id": {"S": key}},
+            UpdateExpression="SET #s = :s",
+            ConditionExpression="attribute_not_exists(id)",
+            ExpressionAttributeNames={"#s": "executionstatus"},
+            ExpressionAttributeValues={":s": {"S": "IN_PROGRESS"}},
+        )
+    engine.dynamodb.get_item(TableName=table, Key={"id": {"S": key}}, ConsistentRead=True)
+
+
+def _timed(action: Any) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
 def throughput() -> dict[str, Any]:
-    """Duplicate executions per second on the local engine, sequential and 8 callers."""
+    """A duplicate execution against its two direct DynamoDB calls; executions per second.
+
+    Duplicates and direct pairs alternate in one engine, so that both see the same load;
+    each figure is a median.
+    """
     app = App(context=json.loads((ROOT / "cdk.json").read_text())["context"])
     stack = add_example_stacks(app)[0]
     results: dict[str, Any] = {}
@@ -143,16 +199,28 @@ def throughput() -> dict[str, Any]:
         deployed = engine.deploy(stack)
         deployed.function("RandomFailure").environment["FAILURE_RATE"] = "0"
         deployed.run({"o": "dup"})
-        count = 40
-        started = time.perf_counter()
-        for _ in range(count):
+        (record,) = deployed.items()
+
+        def duplicate() -> None:
             assert deployed.run({"o": "dup"}).status == "SUCCEEDED"
-        results["sequential_per_s"] = round(count / (time.perf_counter() - started), 1)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(lambda _: deployed.run({"o": "dup"}).status, range(count)))
-        assert statuses == ["SUCCEEDED"] * count
-        results["concurrent_8_per_s"] = round(count / (time.perf_counter() - started), 1)
+
+        def direct() -> None:
+            _direct_pair(engine, deployed.table(), record["id"])
+
+        duplicates, pairs = [], []
+        for _ in range(DUPLICATE_RUNS):
+            duplicates.append(_timed(duplicate))
+            pairs.append(_timed(direct))
+        results["duplicate_ms"] = _median_ms(duplicates)
+        results["direct_pair_ms"] = _median_ms(pairs)
+        results["ratio"] = round(statistics.median(duplicates) / statistics.median(pairs), 2)
+        results["sequential_per_s"] = round(1 / statistics.median(duplicates), 1)
+        rates = []
+        for _ in range(CONCURRENT_ROUNDS):
+            with ThreadPoolExecutor(8) as pool:
+                seconds = _timed(lambda: list(pool.map(lambda _: duplicate(), range(40))))
+            rates.append(40 / seconds)
+        results["concurrent_8_per_s"] = round(statistics.median(rates), 1)
     return results
 
 
@@ -175,15 +243,15 @@ def main() -> None:
     engine = throughput()
     suite = suite_seconds()
     header = (
-        f"{'workflow':<28}{'scenario':<22}{'states':>7}{'machinery':>11}{'lambda':>8}"
-        f"{'dynamodb':>10}{'USD/1M (Standard)':>19}"
+        f"{'workflow':<28}{'scenario':<27}{'states':>7}{'retries':>8}{'machinery':>11}"
+        f"{'lambda':>8}{'dynamodb':>10}{'USD/1M (Standard)':>19}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         cost = "-" if row["usd_per_million"] is None else f"{row['usd_per_million']:.2f}"
         print(
-            f"{row['workflow']:<28}{row['scenario']:<22}{row['states']:>7g}"
+            f"{row['workflow']:<28}{row['scenario']:<27}{row['states']:>7g}{row['retries']:>8g}"
             f"{row['machinery_states']:>11g}{row['lambda_invocations']:>8g}"
             f"{row['dynamodb_calls']:>10g}{cost:>19}"
         )
@@ -191,6 +259,10 @@ def main() -> None:
         f"\nsynth (median of {synth['runs']}, alternated): app.py {synth['app_median_s']} s,"
         f" bare app with the same number of empty stacks {synth['bare_median_s']} s,"
         f" ratio {synth['ratio']}"
+    )
+    print(
+        f"local engine, duplicate execution {engine['duplicate_ms']} ms, its two DynamoDB calls"
+        f" made directly {engine['direct_pair_ms']} ms, ratio {engine['ratio']} (medians)"
     )
     print(
         f"local engine, duplicate executions per second: sequential {engine['sequential_per_s']},"

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
+from hypothesis import HealthCheck, settings
+from jsonata_reference import JSONataReference
 
 from idempotent_workflows.examples import add_example_stacks
 from idempotent_workflows.testing.template import state_machine_definitions
+
+# Hypothesis profiles. "ci" (the default, and `make test`) always draws the same examples, so
+# a run never fails by chance; every counterexample found is pinned as an @example. "fuzz"
+# (`make fuzz`) explores: many more examples, a fresh seed each run, failures kept in .hypothesis/.
+_SLOW_EXAMPLES = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, database=None, max_examples=40, **_SLOW_EXAMPLES)
+settings.register_profile("fuzz", max_examples=2000, **_SLOW_EXAMPLES)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -71,3 +82,11 @@ def set_record(engine, deployed, **attributes) -> None:
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
+
+
+@pytest.fixture(scope="session")
+def jsonata_reference():
+    """The reference JSONata (npm jsonata 2.0.6 and Step Functions' functions), one process."""
+    reference = JSONataReference()
+    yield reference
+    reference.close()

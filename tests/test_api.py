@@ -17,8 +17,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from conftest import as_list, new_app, only_record, set_record
 
-from idempotent_workflows import IdempotentApi, RetryPolicy
+from idempotent_workflows import IdempotentApi, RetryPolicy, StatusMap
 from idempotent_workflows import ProtocolState as S
+from idempotent_workflows.api_templates import execution_response_template
 from idempotent_workflows.testing import Execution
 from idempotent_workflows.testing.vtl import TemplateInput, escape_java_script, json_path, render
 
@@ -173,8 +174,9 @@ def test_work_errors_answer_their_mapped_status_with_name_and_message(api, payme
     assert "Traceback" not in json.dumps(invalid[2]) and "stackTrace" not in json.dumps(invalid[2])
 
 
-def test_ten_concurrent_identical_requests_run_the_work_once(api, payments):
-    payments.function("Charge").latency = 0.3
+def test_ten_concurrent_identical_requests_run_the_work_once(api, payments, local_engine):
+    local_engine.wait_scale = 1.0  # polls of a real 2 s: the waiters outlast the work
+    payments.function("Charge").latency = 0.5
     barrier = threading.Barrier(10)
 
     def request(_):
@@ -436,3 +438,14 @@ def test_json_path_and_params_of_the_template_input():
         context=context,
     )
     assert text == "1" and context["responseOverride"]["header"] == {"Retry-After": "3"}
+
+
+def test_a_timed_out_execution_answers_504():
+    context = {"responseOverride": {"status": None, "header": {}}}
+    text = render(
+        execution_response_template(StatusMap()),
+        input=TemplateInput('{"status": "TIMED_OUT"}', {}),
+        context=context,
+    )
+    assert context["responseOverride"]["status"] == 504
+    assert json.loads(text) == {"status": "TIMED_OUT", "error": "", "cause": ""}

@@ -6,9 +6,13 @@ import hashlib
 import re
 import time
 
+import pytest
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from conftest import new_app
+
+from idempotent_workflows.functions import handler_function
 
 
 def test_jsonata_functions_and_context_match_step_functions(local_engine):
@@ -42,8 +46,9 @@ def test_jsonata_functions_and_context_match_step_functions(local_engine):
     assert output["quoted"] == text  # a string variable with quotes survives
 
 
-def test_wait_states_follow_the_scale(local_engine):
-    stack = Stack(new_app(), "WaitCheck")
+def waiting_stack(name: str) -> Stack:
+    """A state machine that waits 100 seconds."""
+    stack = Stack(new_app(), name)
     wait = sfn.Wait.jsonata(stack, "Wait", time=sfn.WaitTime.duration(Duration.seconds(100)))
     sfn.StateMachine(
         stack,
@@ -51,7 +56,40 @@ def test_wait_states_follow_the_scale(local_engine):
         definition_body=sfn.DefinitionBody.from_chainable(wait),
         query_language=sfn.QueryLanguage.JSONATA,
     )
-    deployed = local_engine.deploy(stack)
+    return stack
+
+
+def test_wait_states_follow_the_scale(local_engine):
+    deployed = local_engine.deploy(waiting_stack("WaitCheck"))
     started = time.monotonic()
     assert deployed.run({}).status == "SUCCEEDED"
     assert time.monotonic() - started < 5  # 100 s scaled by 0.001
+
+
+def test_waiting_ends_with_the_execution_or_the_callers_timeout(local_engine):
+    deployed = local_engine.deploy(waiting_stack("StopCheck"))
+    local_engine.wait_scale = 1.0
+    execution = deployed.start({})
+    with pytest.raises(TimeoutError):
+        execution.wait(timeout=0.1)
+    local_engine.sfn.stop_execution(executionArn=execution.arn, error="Stopped", cause="test")
+    assert execution.wait().status == "ABORTED"
+
+
+def test_a_task_past_its_timeout_still_times_out(local_engine):
+    """Tasks without TimeoutSeconds run in the calling thread; tasks with one keep the timer."""
+    stack = Stack(new_app(), "TaskTimeout")
+    function = handler_function(stack, "Slow", folder="random_failure", description="Slow work")
+    task = tasks.LambdaInvoke(
+        stack,
+        "Invoke",
+        lambda_function=function,
+        task_timeout=sfn.Timeout.duration(Duration.seconds(1)),
+    )
+    sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(task))
+    deployed = local_engine.deploy(stack)
+    deployed.function("Slow").environment["FAILURE_RATE"] = "0"
+    deployed.function("Slow").latency = 3.0
+    execution = deployed.run({})
+    assert execution.status == "FAILED"
+    assert execution.error == "States.Timeout"

@@ -9,7 +9,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_stepfunctions as sfn
 from botocore.exceptions import ClientError
 from conftest import new_app
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from idempotent_workflows import IdempotentWorkflow, RecordStatus
@@ -17,7 +17,6 @@ from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import TransactionStack
 from idempotent_workflows.testing import LocalEngine
 
-EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SAFE_INTEGERS = st.integers(min_value=-(2**53), max_value=2**53)  # exact in every JSON parser
 SCALARS = (
     st.none()
@@ -72,7 +71,6 @@ def ran_work(execution) -> bool:
     return S.RUN_WORK in execution.states_entered
 
 
-@EXAMPLES
 @given(value=JSON_VALUES)
 def test_equal_values_in_any_key_order_share_one_key(keyed, value):
     case = next(_case)
@@ -80,7 +78,9 @@ def test_equal_values_in_any_key_order_share_one_key(keyed, value):
     assert not ran_work(keyed.run({"value": reordered(value), "case": case}))
 
 
-@EXAMPLES
+# Found by hypothesis on a fresh clone: the engine dropped the null, so both shared a key.
+@example(first=[], second=[None])
+@example(first={"a": [None]}, second={"a": []})
 @given(first=JSON_VALUES, second=JSON_VALUES)
 def test_different_values_get_different_keys(keyed, first, second):
     case = next(_case)
@@ -99,6 +99,8 @@ def test_different_values_get_different_keys(keyed, first, second):
         (True, 1, False),
         ({}, [], False),
         ([], None, False),
+        ([], [None], False),
+        ([None], [None, None], False),
         ("é", "e\u0301", False),
         (
             {"a": {"b": {"c": {"d": {"e": [[[[1]]]]}}}}},
@@ -150,7 +152,6 @@ TRANSACTION_TYPES = (
 MISSING = object()
 
 
-@EXAMPLES
 @given(transaction_type=TRANSACTION_TYPES | st.just(MISSING))
 def test_any_transaction_type_is_routed_or_named(router, transaction_type):
     event = {"TransactionId": f"t-{next(_case)}", "Amount": 5}

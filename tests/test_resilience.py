@@ -229,7 +229,7 @@ def test_a_storm_of_faults_and_duplicates_keeps_every_guarantee(demo, local_engi
             1
             for event in execution.history
             if event["type"] == "TaskSucceeded"
-            and "lambda" in event["taskSucceededEventDetails"]["resource"]
+            and event["taskSucceededEventDetails"]["resourceType"] == "lambda"
         )
     records = {item["id"]: item for item in demo.items()}
     now = time.time()

@@ -34,7 +34,13 @@ from .key import IdempotencyKey, check_field_paths
 from .protocol import max_polls_within
 from .retry import RetryPolicy
 from .table import IdempotencyTable
-from .validation import check_bool, check_duration, check_instance, fail
+from .validation import (
+    check_bool,
+    check_duration,
+    check_instance,
+    check_removal_policy,
+    fail,
+)
 from .workflow import IdempotentWorkflow
 
 #: API Gateway's default integration timeout, in seconds: a synchronous answer must fit it.
@@ -172,6 +178,7 @@ class IdempotentApi(Construct):
         for prop, text in (("path", path), ("http_method", http_method), ("stage", stage_name)):
             check_instance(_OWNER, prop, text, str, f"pass a string such as {prop}='v1'")
         check_duration(_OWNER, "poll_interval", poll_interval)
+        check_removal_policy(_OWNER, removal_policy)
         check_instance(
             _OWNER, "dynamodb_retry", dynamodb_retry, RetryPolicy, "pass RetryPolicy(...)"
         )

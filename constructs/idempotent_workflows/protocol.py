@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from . import record as r
 from .expressions import (
@@ -23,11 +22,12 @@ from .expressions import (
     seconds_from_now,
     to_json,
 )
-from .key import IdempotencyKey, check_field_paths, field_selection
+from .jsonata_work import JsonataWork
+from .key import IdempotencyKey, field_selection
+from .props import as_table, check_protocol_props
 from .retry import RetryPolicy
 from .states import ProtocolState as S
 from .table import IdempotencyTable
-from .validation import check_duration, check_instance, check_interface, fail
 
 # Workflow variables, prefixed so they do not clash with the variables of the wrapped work.
 KEY_VARIABLE: Final = "idemKey"
@@ -47,30 +47,7 @@ DEFAULT_LEASE: Final[Mapping[sfn.StateMachineType, Duration]] = {
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
 # States.ALL does not catch States.DataLimitExceeded; it must be named on its own.
 _ALL_ERRORS: Final = (["States.DataLimitExceeded"], ["States.ALL"])
-# Fields a JSONPath state has and a JSONata state machine rejects.
-_JSONPATH_FIELDS: Final = (
-    "InputPath",
-    "OutputPath",
-    "ResultPath",
-    "Parameters",
-    "ResultSelector",
-    "ItemsPath",
-    "SecondsPath",
-    "TimestampPath",
-    "ErrorPath",
-    "CausePath",
-)
 _OWNER: Final = "IdempotencyProtocol"
-
-
-def _positive_seconds(name: str, value: Duration) -> int:
-    seconds = value.to_seconds()
-    if seconds <= 0:
-        raise ValueError(
-            f"{name} must be a positive duration, got {seconds} s: "
-            f"pass for example {name}=Duration.seconds(10)."
-        )
-    return int(seconds)
 
 
 def max_polls_within(seconds: int, poll_interval_seconds: int, retry: RetryPolicy) -> int:
@@ -83,143 +60,14 @@ def max_polls_within(seconds: int, poll_interval_seconds: int, retry: RetryPolic
     return (seconds - 2 * worst) // (poll_interval_seconds + worst)
 
 
-def as_table(owner: str, table: Any) -> dynamodb.ITable:
-    """The ``ITable`` for a ``table`` prop: an ``ITable`` itself, or an ``IdempotencyTable``'s."""
-    if isinstance(table, IdempotencyTable):
-        return table.table
-    if table is None:
-        raise fail(owner, "table", "given", table, "pass IdempotencyTable(scope, 'Records')")
-    check_interface(
-        owner,
-        "table",
-        table,
-        members=("table_name", "table_arn", "grant_read_write_data"),
-        expected="an aws_dynamodb.ITable or an IdempotencyTable",
-        fix="pass IdempotencyTable(...).table, dynamodb.Table(...) or Table.from_table_name(...)",
-    )
-    return table  # type: ignore[no-any-return]
-
-
-def _jsonpath_fields(name: str, state: Mapping[str, Any]) -> Iterator[str]:
-    """``State.Field`` for each JSONPath-only field in a rendered state and its branches."""
-    for field in _JSONPATH_FIELDS:
-        if field in state:
-            yield f"{name}.{field}"
-    if any("Condition" not in rule for rule in state.get("Choices", [])):
-        yield f"{name}.Choices (JSONPath conditions)"
-    graphs = [*state.get("Branches", []), state.get("ItemProcessor") or state.get("Iterator")]
-    for graph in filter(None, graphs):
-        for inner_name, inner in graph.get("States", {}).items():
-            yield from _jsonpath_fields(inner_name, inner)
-
-
-def _jsonpath_error(owner: str, found: list[str]) -> str:
-    return (
-        f"{owner}: the work uses JSONPath ({', '.join(found)}), but the idempotent workflow is "
-        "a JSONata state machine, and Step Functions rejects JSONPath states in one: build the "
-        "work with the .jsonata() factories, for example tasks.LambdaInvoke.jsonata(scope, id, "
-        "lambda_function=fn, outputs='{% $states.result.Payload %}') instead of "
-        "output_path='$.Payload'."
-    )
-
-
-def check_jsonata_work(owner: str, work: sfn.IChainable) -> None:
-    """Refuse work with JSONPath states: Step Functions rejects them in a JSONata state machine.
-
-    Checks the states reachable from the work's start; states inside Parallel branches and Map
-    iterations exist only once the state machine is built, and ``IdempotencyProtocol``
-    checks them at synth time.
-
-    Raises
-    ------
-    TypeError
-        If ``work`` is not a chainable.
-    ValueError
-        Naming each JSONPath field and the factories to use instead.
-    """
-    check_interface(
-        owner,
-        "work",
-        work,
-        members=("start_state", "end_states"),
-        expected="an aws_stepfunctions.IChainable (a state, a Chain or a fragment)",
-        fix="pass for example sfn.Pass.jsonata(scope, 'Work') or a Chain of such states",
-    )
-    found = [
-        field
-        for state in sfn.State.find_reachable_states(work.start_state, include_error_handlers=True)
-        for field in _jsonpath_fields(
-            state.state_id, state.to_state_json(sfn.QueryLanguage.JSONATA)
+def _positive_seconds(name: str, value: Duration) -> int:
+    seconds = value.to_seconds()
+    if seconds <= 0:
+        raise ValueError(
+            f"{name} must be a positive duration, got {seconds} s: "
+            f"pass for example {name}=Duration.seconds(10)."
         )
-    ]
-    if found:
-        raise ValueError(_jsonpath_error(owner, found))
-
-
-@jsii.implements(IValidation)
-class _JsonataWork:
-    """Synth-time check of the whole work, nested branches included, once it is built."""
-
-    def __init__(self, run_work: sfn.Parallel) -> None:
-        self._run_work = run_work
-
-    def validate(self) -> list[str]:
-        rendered = self._run_work.to_state_json(sfn.QueryLanguage.JSONATA)
-        found = list(_jsonpath_fields(self._run_work.state_id, rendered))
-        return [_jsonpath_error(_OWNER, found)] if found else []
-
-
-def check_protocol_props(
-    owner: str,
-    *,
-    work: Any,
-    key: Any,
-    key_namespace: Any,
-    durations: Mapping[str, Any],
-    max_polls: Any,
-    workflow_type: Any,
-    dynamodb_retry: Any,
-    payload_fields: Any,
-) -> None:
-    """Check the types of the protocol's props, naming ``owner``, the prop and the fix.
-
-    ``IdempotentWorkflow`` calls it too, so that its users read its own name in the error.
-    """
-    check_jsonata_work(owner, work)
-    key_fix = (
-        f"pass IdempotencyKey.from_fields({key!r})"
-        if isinstance(key, str)
-        else "pass IdempotencyKey.whole_input(), .from_fields(...) or .from_input_jmespath()"
-    )
-    check_instance(owner, "key", key, IdempotencyKey, key_fix)
-    for prop, duration in durations.items():
-        check_duration(owner, prop, duration)
-    check_instance(owner, "key_namespace", key_namespace, str, "pass a string or omit it")
-    if max_polls is not None and (not isinstance(max_polls, int) or isinstance(max_polls, bool)):
-        raise fail(owner, "max_polls", "an int", max_polls, "pass a whole number of polls")
-    check_instance(
-        owner,
-        "workflow_type",
-        workflow_type,
-        sfn.StateMachineType,
-        "pass sfn.StateMachineType.STANDARD or sfn.StateMachineType.EXPRESS",
-    )
-    check_instance(
-        owner,
-        "dynamodb_retry",
-        dynamodb_retry,
-        RetryPolicy,
-        "pass RetryPolicy(max_attempts=...) or RetryPolicy.off()",
-    )
-    if isinstance(payload_fields, str):
-        raise fail(
-            owner,
-            "payload_fields",
-            "a sequence of field paths",
-            payload_fields,
-            f"pass payload_fields=[{payload_fields!r}]",
-        )
-    check_field_paths(f"{owner} payload_fields", tuple(payload_fields))
+    return int(seconds)
 
 
 class IdempotencyProtocol(sfn.StateMachineFragment):
@@ -454,7 +302,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         run_work = sfn.Parallel.jsonata(
             self, S.RUN_WORK, outputs=jsonata("$states.result[0]")
         ).branch(work)
-        self.node.add_validation(_JsonataWork(run_work))
+        self.node.add_validation(JsonataWork(_OWNER, run_work))
         for errors in _ALL_ERRORS:
             run_work.add_catch(
                 record_failure,

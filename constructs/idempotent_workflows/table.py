@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .record import KEY_ATTRIBUTE, TTL_ATTRIBUTE
-from .validation import check_bool, check_instance, check_interface
+from .validation import check_bool, check_instance, check_interface, check_removal_policy
 
 _OWNER = "IdempotencyTable"
 
@@ -53,13 +53,7 @@ class IdempotencyTable(Construct):
         encryption_key: kms.IKey | None = None,
         point_in_time_recovery: bool = True,
     ) -> None:
-        check_instance(
-            _OWNER,
-            "removal_policy",
-            removal_policy,
-            RemovalPolicy,
-            "pass RemovalPolicy.RETAIN or RemovalPolicy.DESTROY",
-        )
+        check_removal_policy(_OWNER, removal_policy)
         check_instance(
             _OWNER,
             "encryption",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 
 
 def describe(value: Any) -> str:
@@ -38,6 +38,17 @@ def check_bool(owner: str, prop: str, value: Any) -> None:
     """Raise unless ``value`` is ``True`` or ``False``."""
     if not isinstance(value, bool):
         raise fail(owner, prop, "a bool", value, f"pass {prop}=True or {prop}=False")
+
+
+def check_removal_policy(owner: str, value: Any) -> None:
+    """Raise unless ``value`` is a ``RemovalPolicy``."""
+    check_instance(
+        owner,
+        "removal_policy",
+        value,
+        RemovalPolicy,
+        "pass RemovalPolicy.RETAIN or RemovalPolicy.DESTROY",
+    )
 
 
 def check_duration(owner: str, prop: str, value: Any) -> None:

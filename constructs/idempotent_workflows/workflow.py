@@ -14,10 +14,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .key import IdempotencyKey
-from .protocol import IdempotencyProtocol, as_table, check_protocol_props
+from .props import as_table, check_protocol_props
+from .protocol import IdempotencyProtocol
 from .retry import RetryPolicy
 from .table import IdempotencyTable
-from .validation import check_bool, check_instance
+from .validation import check_bool, check_instance, check_removal_policy
 
 _OWNER: Final = "IdempotentWorkflow"
 
@@ -104,13 +105,7 @@ class IdempotentWorkflow(Construct):
         check_instance(
             _OWNER, "state_machine_name", state_machine_name, str, "pass a string or omit it"
         )
-        check_instance(
-            _OWNER,
-            "removal_policy",
-            removal_policy,
-            RemovalPolicy,
-            "pass RemovalPolicy.RETAIN or RemovalPolicy.DESTROY",
-        )
+        check_removal_policy(_OWNER, removal_policy)
         table = as_table(_OWNER, table) if table is not None else None
         super().__init__(scope, id)
         express = workflow_type == sfn.StateMachineType.EXPRESS

@@ -59,6 +59,10 @@ def _demo_transactions(deployed: DeployedStack) -> list[str]:
     run("PURCHASE", {"TransactionType": "PURCHASE", "TransactionId": "T-1", "Amount": 25})
     run("REFUND", {"TransactionType": "REFUND", "TransactionId": "T-2", "Amount": 25})
     run("PURCHASE repeated", {"TransactionType": "PURCHASE", "TransactionId": "T-1", "Amount": 25})
+    run(
+        "same id, other amount",
+        {"TransactionType": "PURCHASE", "TransactionId": "T-1", "Amount": 99},
+    )
     run("unknown type", {"TransactionType": "GIFT", "TransactionId": "T-3", "Amount": 5})
     return lines
 

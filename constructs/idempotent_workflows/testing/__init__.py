@@ -2,7 +2,8 @@
 
 ``LocalEngine`` deploys a synthesized stack's tables, Lambda functions and state machines into
 an in-process AWS and runs executions; the ``local_engine`` pytest fixture (registered by the
-package's pytest plugin) wraps it. Needs the ``[testing]`` extra:
+package's pytest plugin) wraps it. ``MockConfig`` injects faults (Step Functions Local's mock
+configuration shape). Needs the ``[testing]`` extra:
 ``pip install 'idempotent-workflows[testing]'``.
 """
 
@@ -16,7 +17,13 @@ except ImportError as error:
         f"(missing: {error.name}): pip install 'idempotent-workflows[testing]'"
     ) from error
 
-from .engine import DeployedStack, Execution, LocalEngine  # noqa: E402
-from .lambda_runtime import LocalFunction  # noqa: E402
+from .hermetic import isolated_from_aws  # noqa: E402
 
-__all__ = ["DeployedStack", "Execution", "LocalEngine", "LocalFunction"]
+# Some of moto's modules read the AWS settings when imported (moto.ec2 builds a boto3 session,
+# which fails on a profile that does not exist): import them away from the user's settings.
+with isolated_from_aws("us-east-1"):
+    from .engine import DeployedStack, Execution, LocalEngine
+    from .faults import MockConfig
+    from .lambda_runtime import LocalFunction
+
+__all__ = ["DeployedStack", "Execution", "LocalEngine", "LocalFunction", "MockConfig"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,20 +19,33 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 
 from .api_server import ApiServer, RestApiDefinition, service_answer
+from .completion import Completions
+from .fast_paths import executions_in_this_thread
+from .faults import MockConfig, MockConfigSource
+from .hermetic import isolated_from_aws
 from .lambda_runtime import LocalFunction
 from .moto_patches import patched_moto
 from .template import Environment, resolve
 
 ACCOUNT: Final = "123456789012"
-_TERMINAL: Final = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _DESERIALIZER: Final = TypeDeserializer()
 #: What the engine creates; other resources only get names and ARNs (REST APIs are served
 #: from the template by ``DeployedStack.serve_api``).
 _DEPLOYED_KINDS: Final = frozenset(
     {"AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
 )
+
+
+def _with_test_case(state_machine_arn: str, test_case: str | None) -> str:
+    """The ARN that selects a test case, as Step Functions Local reads it."""
+    return state_machine_arn if test_case is None else f"{state_machine_arn}#{test_case}"
+
+
+def _input_text(execution_input: Any) -> str:
+    return json.dumps({} if execution_input is None else execution_input)
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -68,15 +80,10 @@ class Execution:
         TimeoutError
             If it still runs after ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            description = self._engine.sfn.describe_execution(executionArn=self.arn)
-            if description["status"] in _TERMINAL:
-                self._description = description
-                return self
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Execution {self.arn} still runs after {timeout} s")
-            time.sleep(0.005)
+        if not self._engine._completions.wait(self.arn, timeout):
+            raise TimeoutError(f"Execution {self.arn} still runs after {timeout} s")
+        self._description = self._engine.sfn.describe_execution(executionArn=self.arn)
+        return self
 
     def _ended(self) -> dict[str, Any]:
         return self._description or self.wait()._description  # type: ignore[return-value]
@@ -199,16 +206,43 @@ class DeployedStack:
         return function
 
     def start(
-        self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""
+        self,
+        execution_input: Any = None,
+        *,
+        name: str | None = None,
+        prefix: str = "",
+        test_case: str | None = None,
     ) -> Execution:
         """Start an execution of the stack's state machine; see ``LocalEngine.start``."""
-        return self._engine.start(self.state_machine(prefix), execution_input, name=name)
+        return self._engine.start(
+            self.state_machine(prefix), execution_input, name=name, test_case=test_case
+        )
 
     def run(
-        self, execution_input: Any = None, *, name: str | None = None, prefix: str = ""
+        self,
+        execution_input: Any = None,
+        *,
+        name: str | None = None,
+        prefix: str = "",
+        test_case: str | None = None,
     ) -> Execution:
         """Start an execution and wait for its end; see ``LocalEngine.run``."""
-        return self.start(execution_input, name=name, prefix=prefix).wait()
+        return self._engine.run(
+            self.state_machine(prefix), execution_input, name=name, test_case=test_case
+        )
+
+    def run_sync(
+        self,
+        execution_input: Any = None,
+        *,
+        name: str | None = None,
+        prefix: str = "",
+        test_case: str | None = None,
+    ) -> Execution:
+        """Run an Express execution with StartSyncExecution; see ``LocalEngine.run_sync``."""
+        return self._engine.run_sync(
+            self.state_machine(prefix), execution_input, name=name, test_case=test_case
+        )
 
     def items(self, prefix: str = "") -> list[dict[str, Any]]:
         """Every item of the table, as plain Python values."""
@@ -239,7 +273,9 @@ class LocalEngine:
     Use it as a context manager. Inside, :meth:`deploy` a synthesized stack (its tables,
     Lambda functions and state machines), then :meth:`run` executions and inspect them.
     Lambda functions run their real handlers in this process; Wait states sleep
-    ``wait_scale`` times their duration.
+    ``wait_scale`` times their duration. While it is open, the user's AWS settings
+    (``AWS_*`` variables, profiles, endpoint overrides) are set aside and restored after, so
+    that nothing reaches AWS.
 
     Parameters
     ----------
@@ -247,11 +283,17 @@ class LocalEngine:
         Factor applied to every Wait state. Default ``0.001``: a 10-second poll takes 10 ms.
     region
         The region of the local AWS. Default ``"us-east-1"``.
+    mock_config
+        Fault injection: a mock configuration in Step Functions Local's shape (a mapping, or
+        the path of a JSON file); executions started with ``test_case=`` use its mocked
+        responses. See :mod:`idempotent_workflows.testing.faults`.
 
     Attributes
     ----------
     wait_scale : float
         May be changed between executions, for example to let slow work span several polls.
+    mock_config : MockConfig or None
+        The mock configuration; replace it with :meth:`load_mock_config`.
     sfn, dynamodb
         boto3 clients of the local AWS (inside the ``with`` block), to arrange or inspect state
         that the API above does not cover.
@@ -264,19 +306,31 @@ class LocalEngine:
     ...     assert execution.status == "SUCCEEDED"
     """
 
-    def __init__(self, *, wait_scale: float = 0.001, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        *,
+        wait_scale: float = 0.001,
+        region: str = "us-east-1",
+        mock_config: MockConfigSource | None = None,
+    ) -> None:
         self.wait_scale = wait_scale
         self.region = region
+        self._machines: list[tuple[str, str]] = []  # (logical id, ARN) of each state machine
+        self.load_mock_config(mock_config)
         self._functions: dict[str, LocalFunction] = {}
         self._names = Counter[str]()
         self._stack: contextlib.ExitStack | None = None
+        self._completions = Completions()
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def __enter__(self) -> LocalEngine:
         stack = contextlib.ExitStack()
+        stack.enter_context(isolated_from_aws(self.region))
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        stack.enter_context(patched_moto(lambda: self.wait_scale))
+        stack.enter_context(
+            patched_moto(lambda: self.wait_scale, self._completions.ended, self._test_case)
+        )
         # moto logs every failed state with its whole parse tree; the history says the same.
         interpreter_log = logging.getLogger("moto.stepfunctions.parser")
         stack.callback(interpreter_log.setLevel, interpreter_log.level)
@@ -290,9 +344,7 @@ class LocalEngine:
         for backend in (LambdaBackend, LambdaSimpleBackend):
             stack.enter_context(mock.patch.object(backend, "invoke", invoke))
         self._stack = stack
-        session = boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.region
-        )
+        session = boto3.session.Session(region_name=self.region)
         self.sfn = session.client("stepfunctions")
         self.dynamodb = session.client("dynamodb")
         return self
@@ -358,6 +410,7 @@ class LocalEngine:
                     roleArn=properties.get("RoleArn", f"arn:aws:iam::{ACCOUNT}:role/local"),
                     type=properties.get("StateMachineType", "STANDARD"),
                 )["stateMachineArn"]
+                self._machines.append((logical_id, machines[logical_id]))
         return DeployedStack(
             stack_name, tables, functions, machines, self, template=template, _environment=env
         )
@@ -419,24 +472,89 @@ class LocalEngine:
     # -- running ----------------------------------------------------------------------------
 
     def start(
-        self, state_machine_arn: str, execution_input: Any = None, *, name: str | None = None
+        self,
+        state_machine_arn: str,
+        execution_input: Any = None,
+        *,
+        name: str | None = None,
+        test_case: str | None = None,
     ) -> Execution:
         """Start an execution with ``execution_input`` (any JSON value; default ``{}``).
 
-        ``name`` defaults to a random one; Standard executions are unique by name.
+        Parameters
+        ----------
+        state_machine_arn
+            The state machine to run.
+        execution_input
+            Its input.
+        name
+            The execution name; default a random one. Standard executions are unique by name.
+        test_case
+            A test case of the mock configuration (``mock_config``): its mocked responses
+            replace the service calls of the states it names. Through boto3, the same is
+            ``stateMachineArn="<arn>#<test case>"``, as in Step Functions Local.
         """
         started = self.sfn.start_execution(
-            stateMachineArn=state_machine_arn,
+            stateMachineArn=_with_test_case(state_machine_arn, test_case),
             name=name or uuid.uuid4().hex,
-            input=json.dumps({} if execution_input is None else execution_input),
+            input=_input_text(execution_input),
         )
         return Execution(started["executionArn"], self)
 
     def run(
-        self, state_machine_arn: str, execution_input: Any = None, *, name: str | None = None
+        self,
+        state_machine_arn: str,
+        execution_input: Any = None,
+        *,
+        name: str | None = None,
+        test_case: str | None = None,
     ) -> Execution:
-        """Start an execution and wait for its end."""
-        return self.start(state_machine_arn, execution_input, name=name).wait()
+        """Start an execution and wait for its end; it runs in the calling thread.
+
+        Takes the parameters of :meth:`start`.
+        """
+        with executions_in_this_thread():
+            execution = self.start(
+                state_machine_arn, execution_input, name=name, test_case=test_case
+            )
+        return execution.wait()
+
+    def run_sync(
+        self,
+        state_machine_arn: str,
+        execution_input: Any = None,
+        *,
+        name: str | None = None,
+        test_case: str | None = None,
+    ) -> Execution:
+        """Run an Express execution through StartSyncExecution, as a synchronous caller would.
+
+        Takes the parameters of :meth:`start`. The returned execution's status is
+        ``SUCCEEDED``, ``FAILED`` or ``TIMED_OUT``, with the output or the error and cause
+        that StartSyncExecution answered.
+
+        Raises
+        ------
+        botocore.exceptions.ClientError
+            ``StateMachineTypeNotSupported`` for a Standard state machine, as in AWS.
+        """
+        answer = self.sfn.start_sync_execution(
+            stateMachineArn=_with_test_case(state_machine_arn, test_case),
+            name=name or uuid.uuid4().hex,
+            input=_input_text(execution_input),
+        )
+        return Execution(answer["executionArn"], self, _description=answer)
+
+    def load_mock_config(self, source: MockConfigSource | None) -> None:
+        """Use a mock configuration (a mapping or a JSON file path), or none; see ``faults``."""
+        self.mock_config = None if source is None else MockConfig.load(source)
+
+    def _test_case(self, state_machine_arn: str, test_case: str) -> MockTestCase:
+        if self.mock_config is None:
+            raise LookupError(f"No mock configuration is loaded, so no test case {test_case!r}")
+        names = [state_machine_arn.rsplit(":", 1)[-1]]
+        names += [logical_id for logical_id, arn in self._machines if arn == state_machine_arn]
+        return self.mock_config.test_case(names, test_case)
 
     def start_sync_execution(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Answer a StartSyncExecution request body as the service does: (HTTP status, JSON).
@@ -445,16 +563,11 @@ class LocalEngine:
         error (``__type``, ``message``) with its HTTP status.
         """
         try:
-            started = self.sfn.start_execution(
-                stateMachineArn=request["stateMachineArn"],
-                name=request.get("name") or uuid.uuid4().hex,
-                input=request.get("input", "{}"),
-            )
+            answer = self.sfn.start_sync_execution(**request)
         except ClientError as error:
             details = error.response["Error"]
             status = error.response["ResponseMetadata"]["HTTPStatusCode"]
             return status, {"__type": details["Code"], "message": details.get("Message", "")}
-        answer = Execution(started["executionArn"], self).wait()._ended()
         return 200, service_answer(answer)
 
     def items(self, table_name: str) -> list[dict[str, Any]]:

@@ -2,22 +2,25 @@
 
 moto (pinned in constraints.txt) runs Amazon States Language with an interpreter ported from
 LocalStack, with a few gaps. Each function below closes one, by replacing one moto attribute;
-``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after.
+``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after,
+together with the patches of ``completion`` (executions signal their end), ``fast_paths``
+(speed), ``faults`` (mocked responses per test case) and ``sync_execution``
+(StartSyncExecution).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import threading
-import uuid
+import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any, Final, cast
 from unittest import mock
 
-import jsonata
+import moto.backend_index
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions import urls
 from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
@@ -33,12 +36,20 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     iteration_worker,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+    lambda_eval_utils,
+    mock_eval_utils,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_dynamodb,
 )
@@ -49,78 +60,23 @@ from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend import execution_worker
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+    SyncExecution,
+)
+from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
-#: Step Functions' hash functions take at most this many characters.
-HASH_INPUT_LIMIT: Final = 10_000
-_HASH_ALGORITHMS: Final = {
-    "MD5": hashlib.md5,
-    "SHA-1": hashlib.sha1,
-    "SHA-256": hashlib.sha256,
-    "SHA-384": hashlib.sha384,
-    "SHA-512": hashlib.sha512,
-}
-
-
-class JSONataEvaluationError(Exception):
-    """A JSONata expression failed; Step Functions reports it as States.QueryEvaluationError."""
-
-
-def _hash(value: str, algorithm: str) -> str:
-    if not isinstance(value, str):
-        raise JSONataEvaluationError("$hash takes a string as its first argument")
-    if len(value) > HASH_INPUT_LIMIT:
-        raise JSONataEvaluationError(
-            f"$hash takes at most {HASH_INPUT_LIMIT} characters, got {len(value)}"
-        )
-    if algorithm not in _HASH_ALGORITHMS:
-        raise JSONataEvaluationError(f"$hash does not know the algorithm {algorithm!r}")
-    return _HASH_ALGORITHMS[algorithm](value.encode("utf-8")).hexdigest()
-
-
-def _parse(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError) as error:
-        raise JSONataEvaluationError(f"$parse could not parse its argument: {error}") from None
-
-
-# Step Functions' own JSONata functions that moto leaves as stubs returning a message.
-_NATIVE_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
-    "hash": _hash,
-    "uuid": lambda: str(uuid.uuid4()),
-    "parse": _parse,
-}
-
-
-_COMPILED: Final = threading.local()  # jsonata-python expressions are not shared by threads
-
-
-def _compile(expression: str) -> jsonata.Jsonata:
-    compiled = jsonata.Jsonata(expression)
-    for name, function in _NATIVE_FUNCTIONS.items():
-        compiled.register_lambda(name, function)
-    return compiled
-
-
-def evaluate_jsonata(expression: str, bindings: dict[str, Any]) -> Any:
-    """Evaluate a JSONata expression with jsonata-python and Step Functions' functions.
-
-    ``bindings`` holds the variables by name, without ``$``. The parsed expression is kept for
-    the next evaluation in this thread: a state machine has a fixed set of expressions.
-    """
-    cache = _COMPILED.__dict__.setdefault("cache", {})
-    try:
-        if expression not in cache:
-            cache[expression] = _compile(expression)
-        return cache[expression].evaluate(None, bindings)
-    except JSONataEvaluationError:
-        raise
-    except Exception as error:  # jsonata-python raises its own JException and Python errors
-        raise JSONataEvaluationError(str(error)) from None
+from . import fast_paths, faults, sync_execution
+from .completion import signalled_end
+from .jsonata_engine import JSONataEvaluationError, evaluate_jsonata
 
 
 def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException:
@@ -195,6 +151,7 @@ def _passed_on_error_name(error_name: str | None) -> Any:
     dynamic Error, in a custom error name, which rejects the ``States.`` prefix: a branch
     ending in States.DataLimitExceeded failed the whole execution with States.Runtime instead
     of reaching the Parallel state's Catch, and so did a Fail state re-raising that error.
+    The same holds for the error of a mocked response's ``Throw``.
     """
     if error_name and error_name.startswith("States."):
         with contextlib.suppress(ValueError):
@@ -210,6 +167,14 @@ def _scaled_wait(scale: Callable[[], float]) -> Callable[..., None]:
             env.program_state_event.wait(wait_seconds * scale())
 
     return wait_interval
+
+
+def _scaled_retry_interval(scale: Callable[[], float]) -> SimpleNamespace:
+    """Stands for the ``time`` module of moto's retrier: intervals sleep ``seconds * scale()``.
+
+    A Retry's IntervalSeconds, BackoffRate and MaxDelaySeconds scale like Wait states.
+    """
+    return SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale()))
 
 
 def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -298,13 +263,22 @@ def _atomic(operation: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
+def patched_moto(
+    wait_scale: Callable[[], float],
+    execution_ended: Callable[[str], None],
+    test_case_for: Callable[[str, str], MockTestCase],
+) -> Iterator[None]:
     """Apply every completion of moto for the duration of the block.
 
     Parameters
     ----------
     wait_scale
         Returns the factor applied to every Wait state's duration (1.0 waits for real).
+    execution_ended
+        Called with an execution's ARN once its end (status, output or error) is recorded.
+    test_case_for
+        Returns the mocked responses (``faults``) of a test case, given the state machine ARN
+        and the test case name; raises ``LookupError`` if there is no such test case.
     """
     with contextlib.ExitStack() as stack:
         patch = stack.enter_context
@@ -312,9 +286,10 @@ def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
             patch(mock.patch.object(evaluated, "_eval_body", _evaluate_with_bindings))
         for cls in _service_tasks_with_own_errors():
             patch(mock.patch.object(cls, "_from_error", _keep_failure_events(cls._from_error)))
-        for module in (branches_decl, iteration_worker, state_fail):
+        for module in (branches_decl, iteration_worker, state_fail, mock_eval_utils):
             patch(mock.patch.object(module, "CustomErrorName", _passed_on_error_name))
         patch(mock.patch.object(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)))
+        patch(mock.patch.object(retrier_decl, "time", _scaled_retry_interval(wait_scale)))
         worker = execution_worker.ExecutionWorker
         patch(
             mock.patch.object(
@@ -323,15 +298,46 @@ def patched_moto(wait_scale: Callable[[], float]) -> Iterator[None]:
                 _iso_start_time(worker._get_evaluation_environment),
             )
         )
-        start = StepFunctionsParserBackend.start_execution
-        patch(
-            mock.patch.object(
-                StepFunctionsParserBackend, "start_execution", _input_length_limit(start)
-            )
-        )
+        backend = StepFunctionsParserBackend
+        start = _input_length_limit(backend.start_execution)
+        start = faults.test_case_from_arn(start, test_case_for)
+        patch(mock.patch.object(backend, "start_execution", start))
+        start_sync = _input_length_limit(sync_execution.start_sync_execution)
+        start_sync = faults.test_case_from_arn(start_sync, test_case_for)
+        patch(mock.patch.object(backend, "start_sync_execution", start_sync, create=True))
+        answer = sync_execution.start_sync_execution_response
+        patch(mock.patch.object(StepFunctionResponse, "start_sync_execution", answer, create=True))
+        patterns = sync_execution.sync_url_patterns()
+        patch(mock.patch.object(moto.backend_index, "backend_url_patterns", patterns))
+        patch(mock.patch.object(urls, "url_bases", sync_execution.sync_url_bases()))
         client_for = _reused_clients(boto_client.boto_client_for)
         for module in (lambda_eval_utils, state_task_service_dynamodb):
             patch(mock.patch.object(module, "boto_client_for", client_for))
+        parse = fast_paths.parsed_once(AmazonStateLanguageParser.parse)
+        patch(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
+        patch(mock.patch.object(EvalComponent, "heap_key", property(fast_paths.heap_key)))
+        communication = BaseExecutionWorkerCommunication
+        ended = signalled_end(communication.terminated, execution_ended)
+        patch(mock.patch.object(communication, "terminated", ended))
+        program = fast_paths.program_in_worker_thread(Program.eval)
+        patch(mock.patch.object(Program, "eval", program))
+        state = execute_state.ExecutionState
+        untimed = fast_paths.tasks_inline_without_timeout(state._evaluate_with_timeout)
+        patch(mock.patch.object(state, "_evaluate_with_timeout", untimed))
+        patch(mock.patch.object(execute_state, "Thread", fast_paths.task_thread))
+        patch(
+            mock.patch.object(
+                result_path,
+                "parse",
+                fast_paths.parsed_once_per_path(result_path.parse),  # type: ignore[attr-defined]
+            )
+        )
+        patch(mock.patch.object(worker, "start", fast_paths.worker_start(worker.start)))
+        for execution in (Execution, SyncExecution):
+            with_case = faults.worker_with_test_case(execution._get_start_execution_worker)
+            patch(mock.patch.object(execution, "_get_start_execution_worker", with_case))
+        mocked = faults.mocked_until_responses_run_out
+        patch(mock.patch.object(Environment, "is_mocked_mode", mocked))
         for name in _ITEM_OPERATIONS:
             patch(mock.patch.object(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name))))
         yield
