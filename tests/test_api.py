@@ -6,8 +6,6 @@ import copy
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,22 +19,17 @@ from idempotent_workflows import IdempotentApi, RetryPolicy, StatusMap
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.api_templates import execution_response_template
 from idempotent_workflows.testing import Execution
+from idempotent_workflows.testing.api_server import post_json
 from idempotent_workflows.testing.vtl import TemplateInput, escape_java_script, json_path, render
 
 PAYMENT = {"amount": 25, "currency": "EUR"}
 
 
 def post(url, body, key=None, headers=None):
-    """POST JSON with urllib; (status, headers, parsed body), whatever the status."""
-    sent = {"Content-Type": "application/json", **(headers or {})}
-    if key is not None:
-        sent["Idempotency-Key"] = key
-    request = urllib.request.Request(url, json.dumps(body).encode(), sent, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+    """POST JSON over HTTP (urllib); (status, headers, parsed body), whatever the status."""
+    sent = {**(headers or {}), **({} if key is None else {"Idempotency-Key": key})}
+    answer = post_json(url, body, sent)
+    return answer.status, answer.headers, json.loads(answer.body)
 
 
 @pytest.fixture

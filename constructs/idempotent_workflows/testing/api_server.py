@@ -15,7 +15,9 @@ import json
 import re
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -405,3 +407,14 @@ def service_answer(answer: Mapping[str, Any]) -> dict[str, Any]:
         for key, value in answer.items()
         if key != "ResponseMetadata"
     }
+
+
+def post_json(url: str, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    """POST ``body`` as JSON with urllib, as any HTTP client would; the answer, whatever status."""
+    sent = {"Content-Type": _JSON, **(headers or {})}
+    request = urllib.request.Request(url, json.dumps(body).encode(), sent, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return Response(answer.status, dict(answer.headers), answer.read().decode())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, dict(error.headers), error.read().decode())
