@@ -9,6 +9,7 @@ from .api import IdempotentApi
 from .api_templates import StatusMap
 from .key import IdempotencyKey
 from .protocol import IdempotencyProtocol
+from .queue import IdempotentQueue
 from .record import IdempotencyError, RecordStatus
 from .retry import RetryPolicy
 from .router import TransactionRouter
@@ -26,6 +27,7 @@ __all__ = [
     "IdempotencyProtocol",
     "IdempotencyTable",
     "IdempotentApi",
+    "IdempotentQueue",
     "IdempotentWorkflow",
     "ProtocolState",
     "RecordStatus",

@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
 from .api import IdempotentApi
+from .queue import IdempotentQueue
 from .workflow import IdempotentWorkflow
 
 #: Actions granted on ``"*"`` because IAM offers no resource-level permission for them.
@@ -67,6 +68,21 @@ WAF_REASON: Final = (
     "account-specific rules (IP sets, rate rules) and is associated at deployment."
 )
 
+DEAD_LETTER_REASON: Final = (
+    "This queue is the dead-letter queue of an IdempotentQueue: messages land here after "
+    "their last delivery, for people to inspect; a dead-letter queue of its own would only "
+    "move them again."
+)
+
+
+def _acknowledge_queue(queue: IdempotentQueue) -> list[str]:
+    """Serverless-SQSRedrivePolicy on the dead-letter queue itself."""
+    resource = _resource(queue.dead_letter_queue)
+    Validations.of(resource).acknowledge(
+        Acknowledgment(id="Serverless::Serverless-SQSRedrivePolicy", reason=DEAD_LETTER_REASON)
+    )
+    return [resource.node.path]
+
 
 def _acknowledge_api(api: IdempotentApi) -> list[str]:
     """APIG6 and APIG3 on the stage, COG4 on the IAM-authorized method."""
@@ -90,7 +106,8 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
     invokes) and each Lambda function the workflow invokes (no DLQ under synchronous
     invocation; X-Ray wildcard). Functions the workflow does not invoke are left alone. For
     each ``IdempotentApi``: execution logging and WAF on its stage (APIG6, APIG3) and the
-    Cognito authorizer on its IAM-authorized method (COG4).
+    Cognito authorizer on its IAM-authorized method (COG4). For each ``IdempotentQueue``: no
+    redrive policy on its dead-letter queue (Serverless-SQSRedrivePolicy).
 
     Parameters
     ----------
@@ -111,6 +128,8 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
     for construct in scope.node.find_all():
         if isinstance(construct, IdempotentApi):
             acknowledged += _acknowledge_api(construct)
+        elif isinstance(construct, IdempotentQueue):
+            acknowledged += _acknowledge_queue(construct)
     for workflow in scope.node.find_all():
         if not isinstance(workflow, IdempotentWorkflow):
             continue
