@@ -353,7 +353,11 @@ class ApiServer:
     def _gateway_response(
         self, response_type: str, message: str, context: dict[str, Any]
     ) -> Response:
-        context["error"] = {"message": "Invalid request", "validationErrorString": message}
+        context["error"] = {
+            "message": "Invalid request",
+            "messageString": json.dumps("Invalid request"),
+            "validationErrorString": message,
+        }
         response = self.definition.gateway_responses.get(response_type)
         if response is None:
             return Response(400, {"Content-Type": _JSON}, json.dumps({"message": message}))
