@@ -104,11 +104,12 @@ def exercise_demo(engine, deployed) -> None:
 
 
 def exercise_transactions(deployed) -> None:
-    """Purchase, refund, a duplicate, a reused id, an unknown and a missing type, a failure."""
+    """Purchase, refund, a duplicate, another amount under the same id, an unknown and a
+    missing type, and a failing function."""
     for event in (
         {"TransactionType": "PURCHASE", "TransactionId": "p1", "Amount": 9.5},
         {"TransactionType": "PURCHASE", "TransactionId": "p1", "Amount": 9.5},
-        {"TransactionType": "PURCHASE", "TransactionId": "p1", "Amount": 10},
+        {"TransactionType": "PURCHASE", "TransactionId": "p1", "Amount": 95},
         {"TransactionType": "REFUND", "TransactionId": "r1", "Amount": 2**53},
         {"TransactionType": "purchase", "TransactionId": "u1", "Amount": 1},
         {"TransactionType": ["PURCHASE", None], "TransactionId": "u2", "Amount": 1},
