@@ -2,7 +2,8 @@
 
 ``LocalEngine`` deploys a synthesized stack's tables, Lambda functions and state machines into
 an in-process AWS and runs executions; the ``local_engine`` pytest fixture (registered by the
-package's pytest plugin) wraps it. Needs the ``[testing]`` extra:
+package's pytest plugin) wraps it. ``idempotent_workflows.testing.ministack`` deploys for real
+into MiniStack (the ``[ministack]`` extra). Needs the ``[testing]`` extra:
 ``pip install 'idempotent-workflows[testing]'``.
 """
 
@@ -16,7 +17,27 @@ except ImportError as error:
         f"(missing: {error.name}): pip install 'idempotent-workflows[testing]'"
     ) from error
 
-from .engine import DeployedStack, Execution, LocalEngine  # noqa: E402
-from .lambda_runtime import LocalFunction  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+if TYPE_CHECKING:
+    from .engine import DeployedStack, Execution, LocalEngine
+    from .lambda_runtime import LocalFunction
 
 __all__ = ["DeployedStack", "Execution", "LocalEngine", "LocalFunction"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the engine on first use.
+
+    ``testing.ministack`` then works without loading moto's backends, which read the AWS
+    profile at import time.
+    """
+    if name == "LocalFunction":
+        from .lambda_runtime import LocalFunction
+
+        return LocalFunction
+    if name in __all__:
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
