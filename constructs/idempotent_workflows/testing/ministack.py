@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,9 +37,11 @@ from botocore.config import Config
 ACCOUNT: Final = "000000000000"
 #: The region of every MiniStack this module starts.
 REGION: Final = "us-east-1"
-#: Wait states and retry intervals run at this fraction of their duration by default: a 10 s
-#: poll takes 10 ms (MiniStack's ``SFN_WAIT_SCALE``).
-DEFAULT_WAIT_SCALE: Final = 0.001
+#: Wait states and retry intervals run at this fraction of their duration by default
+#: (MiniStack's ``SFN_WAIT_SCALE``): a 10 s poll takes 0.1 s. Only Wait states shrink, not the
+#: work, so the time a waiter waits for the lock holder (``max_polls`` polls) shrinks by the
+#: same factor: 0.01 still gives an Express waiter 24 polls = 2.4 s, a Standard one 9 s.
+DEFAULT_WAIT_SCALE: Final = 0.01
 _STATE_MACHINE: Final = "AWS::StepFunctions::StateMachine"
 
 
@@ -116,7 +119,7 @@ class MiniStack:
     ----------
     wait_scale
         MiniStack's ``SFN_WAIT_SCALE``: Wait states and retry intervals last this fraction of
-        their duration. Default 0.001 (a 10 s poll takes 10 ms); 1 is real time.
+        their duration. Default 0.01 (a 10 s poll takes 0.1 s); 1 is real time.
     port
         Port on 127.0.0.1. Default: a free one.
     cdk
@@ -155,6 +158,9 @@ class MiniStack:
         self.log_file = log_file if log_file is not None else self._workdir / "ministack.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._bootstrapped = False
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # boto3 sessions are not thread-safe
         #: Seconds taken by start, bootstrap and each deploy (by assembly path).
         self.timings: dict[str, float] = {}
 
@@ -267,25 +273,41 @@ class MiniStack:
             return "(no log)"
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for ``service`` bound to this MiniStack, never to AWS.
+        """A boto3 client for ``service`` bound to this MiniStack, never to AWS (thread-safe).
+
+        Without ``kwargs`` the same client is handed out again.
 
         The client gets explicit credentials, region and endpoint, and a botocore session
         that reads no config or credentials file and no profile, whatever the environment
         says. ``inject_host_prefix`` is off (``StartSyncExecution`` would otherwise call
-        ``sync-127.0.0.1``).
+        ``sync-127.0.0.1``). A ``config`` passed in is merged over these settings.
         """
-        session = boto3.session.Session(
-            botocore_session=_isolated_botocore_session(),
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.environment["AWS_SECRET_ACCESS_KEY"],
-            region_name=REGION,
-        )
+        shared = not kwargs
+        with self._lock:
+            if shared and service in self._clients:
+                return self._clients[service]
+            return self._new_client(service, shared, kwargs)
+
+    def _new_client(self, service: str, shared: bool, kwargs: dict[str, Any]) -> Any:
+        if self._session is None:
+            self._session = boto3.session.Session(
+                botocore_session=_isolated_botocore_session(),
+                aws_access_key_id=self.access_key,
+                aws_secret_access_key=self.environment["AWS_SECRET_ACCESS_KEY"],
+                region_name=REGION,
+            )
         config = Config(
             inject_host_prefix=False,
             retries={"mode": "standard", "max_attempts": 3},
             read_timeout=120,
+            max_pool_connections=32,
         )
-        return session.client(service, endpoint_url=self.endpoint, config=config, **kwargs)
+        if "config" in kwargs:  # the caller's settings win
+            config = config.merge(kwargs.pop("config"))
+        client = self._session.client(service, endpoint_url=self.endpoint, config=config, **kwargs)
+        if shared:
+            self._clients[service] = client
+        return client
 
     def cdk(self, *arguments: str, timeout: float = 600) -> str:
         """Run the CDK CLI against this MiniStack; return its output.
