@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -76,6 +77,9 @@ def _summary(executions: list[DeployedExecution]) -> str:
         ran = sum(S.RUN_WORK in e.states_entered for e in executions)
         polls = sum(e.states_entered.count(S.WAIT_FOR_LOCK) for e in executions)
         text += f", work ran {ran}x, polls {polls}"
+    errors = Counter(f"{e.error}: {e.cause}" for e in executions if e.status != "SUCCEEDED")
+    for error, count in errors.items():
+        text += f"\n    {count} failed with {error[:150]}"
     return f"  {text}"
 
 

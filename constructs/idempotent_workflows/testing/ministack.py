@@ -43,6 +43,38 @@ REGION: Final = "us-east-1"
 #: same factor: 0.01 still gives an Express waiter 24 polls = 2.4 s, a Standard one 9 s.
 DEFAULT_WAIT_SCALE: Final = 0.01
 _STATE_MACHINE: Final = "AWS::StepFunctions::StateMachine"
+#: MiniStack's DynamoDB item operations, serialized by ``atomic_items`` (see ``_LAUNCHER``).
+ITEM_OPERATIONS: Final = (
+    "_put_item",
+    "_get_item",
+    "_delete_item",
+    "_update_item",
+    "_batch_write_item",
+    "_batch_get_item",
+    "_transact_write_items",
+    "_transact_get_items",
+)
+# Starts MiniStack; with ATOMIC set, one lock first wraps every DynamoDB item operation.
+# MiniStack 1.5.33 runs each execution in a thread that calls these functions directly: a
+# conditional write is a check then a write with no lock, so two executions can both take the
+# idempotency lock (measured: 2 rounds of 8 with 10 concurrent executions). Through HTTP the
+# same functions run one at a time on the server's event loop, as DynamoDB's are atomic.
+_LAUNCHER: Final = """
+import os, threading
+if os.environ.get("IDEMPOTENT_WORKFLOWS_ATOMIC_ITEMS") == "1":
+    from ministack.services import dynamodb
+    lock = threading.RLock()
+    def serialized(operation):
+        def call(*args, **kwargs):
+            with lock:
+                return operation(*args, **kwargs)
+        call.serialized = True
+        return call
+    for name in OPERATIONS:
+        setattr(dynamodb, name, serialized(getattr(dynamodb, name)))
+from ministack.app import main
+main()
+"""
 
 
 class MiniStackError(RuntimeError):
@@ -129,6 +161,10 @@ class MiniStack:
     log_file
         Where MiniStack's and the CDK CLI's output go. Default: a file in the temporary
         directory of this instance (removed on stop).
+    atomic_items
+        Serialize MiniStack's DynamoDB item operations, as DynamoDB's are atomic. Default
+        True: without it, concurrent executions of MiniStack's Step Functions can both pass
+        one conditional write (docs/ministack.md).
 
     Examples
     --------
@@ -145,12 +181,14 @@ class MiniStack:
         cdk: str | Sequence[str] | None = None,
         startup_timeout: float = 60.0,
         log_file: Path | None = None,
+        atomic_items: bool = True,
     ) -> None:
         self.port = port if port is not None else free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         #: Fake credentials distinct per endpoint: the CDK CLI caches the account per key.
         self.access_key = f"MINISTACK{self.port}"
         self.wait_scale = wait_scale
+        self.atomic_items = atomic_items
         self.startup_timeout = startup_timeout
         self.environment = isolated_aws_environment(self.endpoint, self.access_key)
         self._cdk = [cdk] if isinstance(cdk, str) else list(cdk) if cdk else None
@@ -203,11 +241,12 @@ class MiniStack:
                 "LOG_LEVEL": "WARNING",
                 # Its PID file and Lambda code land here, not in the shared /tmp.
                 "TMPDIR": str(self._workdir),
+                "IDEMPOTENT_WORKFLOWS_ATOMIC_ITEMS": "1" if self.atomic_items else "0",
             }
         )
         with open(self.log_file, "ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", "from ministack.app import main; main()"],
+                [sys.executable, "-c", _LAUNCHER.replace("OPERATIONS", repr(ITEM_OPERATIONS))],
                 env=environment,
                 cwd=self._workdir,
                 stdin=subprocess.DEVNULL,
