@@ -132,7 +132,7 @@ class DeployedExecution:
     """What one execution did: status, output or error, and the states it entered in order.
 
     ``states_entered`` comes from ``GetExecutionHistory`` (Standard); for an Express execution
-    started with ``StartSyncExecution`` MiniStack keeps no history, and it is empty.
+    started with ``StartSyncExecution`` it is empty (no history is read).
     """
 
     arn: str
@@ -160,7 +160,7 @@ class MiniStack:
         Seconds to wait for MiniStack to answer.
     log_file
         Where MiniStack's and the CDK CLI's output go. Default: a file in the temporary
-        directory of this instance (removed on stop).
+        folder of this instance, removed on stop unless the ``with`` block raised.
     atomic_items
         Serialize MiniStack's DynamoDB item operations, as DynamoDB's are atomic. Default
         True: without it, concurrent executions of MiniStack's Step Functions can both pass
@@ -217,7 +217,7 @@ class MiniStack:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.stop(keep_files=exc_type is not None)
 
     def start(self) -> None:
         """Start MiniStack on 127.0.0.1 and wait until it answers its health check.
@@ -230,6 +230,7 @@ class MiniStack:
         if self._process is not None:
             return
         started = time.perf_counter()
+        self._workdir.mkdir(parents=True, exist_ok=True)
         environment = dict(self.environment)
         environment.update(
             {
@@ -282,8 +283,15 @@ class MiniStack:
             f"{self._log_tail()}"
         )
 
-    def stop(self) -> None:
-        """Stop MiniStack's process group (SIGTERM, then SIGKILL after 10 s) and clean up."""
+    def stop(self, *, keep_files: bool = False) -> None:
+        """Stop MiniStack's process group (SIGTERM, then SIGKILL after 10 s) and clean up.
+
+        Parameters
+        ----------
+        keep_files
+            Keep this instance's temporary folder (the log, MiniStack's Lambda code) for a
+            post-mortem; the context manager keeps it when the block raised.
+        """
         process, self._process = self._process, None
         if process is not None:
             for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
@@ -302,7 +310,7 @@ class MiniStack:
                     pass
                 break
         self._bootstrapped = False
-        if self._workdir.exists() and not self.log_file.is_relative_to(self._workdir):
+        if not keep_files:
             shutil.rmtree(self._workdir, ignore_errors=True)
 
     def _log_tail(self, lines: int = 40) -> str:
