@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -368,3 +370,26 @@ def test_a_ministack_that_cannot_start_is_cleaned_up():
     with pytest.raises(Exception, match="MiniStack"):
         local.start()
     assert local.pid is None and port_is_free(local.port)
+
+
+def test_ministack_exits_with_a_process_that_never_stopped_it(tmp_path: Path):
+    """A test process killed outright: MiniStack gets SIGTERM from the kernel (Linux)."""
+    script = (
+        "import os; from idempotent_workflows.testing.ministack import MiniStack;"
+        "local = MiniStack(); local.start(); print(local.pid, local.port, flush=True); os._exit(1)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    pid, port = (int(word) for word in result.stdout.split())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+        pytest.fail("MiniStack outlived the process that started it")
+    assert port_is_free(port)

@@ -11,6 +11,7 @@ a failure and its retry, the transaction routes) and stops MiniStack. Needs the
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections import Counter
@@ -128,6 +129,8 @@ def main(cloud_assembly: str = "cdk.out", *, out: Callable[[str], None] = print)
     if not (directory / "manifest.json").is_file():
         raise SystemExit(f"No cloud assembly in {directory}: run `cdk synth` (make synth) first.")
     stacks = _stack_names(directory)
+    # A terminated demo still stops MiniStack: SIGTERM unwinds through the with block.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with MiniStack() as local:
         out(
             f"MiniStack on {local.endpoint} (pid {local.pid}), up in {local.timings['start']:.1f} s"

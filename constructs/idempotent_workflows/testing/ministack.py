@@ -254,6 +254,7 @@ class MiniStack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends workers too
+                preexec_fn=_exit_with_parent,
             )
         try:
             self._wait_until_healthy()
@@ -446,6 +447,18 @@ class MiniStack:
             for r in resources["StackResources"]
             if r["ResourceType"] == "AWS::Lambda::Function"
         }
+
+
+def _exit_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM when the parent dies, however it dies.
+
+    A test run killed outright (SIGKILL, a CI timeout) then leaves no MiniStack behind.
+    """
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _isolated_botocore_session() -> Any:
