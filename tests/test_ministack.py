@@ -175,7 +175,7 @@ def test_first_run_and_duplicate_on_each_deployed_state_machine(deployed: MiniSt
             S.CHECK_RECORD,
             S.RETURN_STORED_RESULT,
         ]
-    else:  # StartSyncExecution: MiniStack keeps no history for it (neither does AWS)
+    else:  # StartSyncExecution: its reply has no history (AWS keeps none for Express)
         assert first.states_entered == again.states_entered == []
     if stack.startswith("Transaction"):  # a new receipt per charge: the duplicate charged none
         (result,) = first.output
@@ -270,6 +270,17 @@ def test_difference_start_sync_execution_needs_no_host_prefix(deployed: MiniStac
     arn = only_state_machine(deployed, "TransactionExpress")
     with pytest.raises(botocore.exceptions.EndpointConnectionError, match="sync-127.0.0.1"):
         plain.start_sync_execution(stateMachineArn=arn, input=json.dumps(PURCHASE))
+
+
+def test_difference_express_executions_have_a_history(deployed: MiniStack):
+    """AWS answers DescribeExecution and GetExecutionHistory for Standard executions only
+    (Express history lives in CloudWatch Logs); MiniStack answers both for Express too.
+    Nothing here relies on it: the Express tests read only StartSyncExecution's reply."""
+    sfn = deployed.client("stepfunctions")
+    execution = run(deployed, "TransactionExpress", {**PURCHASE, "TransactionId": "express"})
+    assert sfn.describe_execution(executionArn=execution.arn)["status"] == "SUCCEEDED"
+    events = sfn.get_execution_history(executionArn=execution.arn)["events"]
+    assert events[0]["type"] == "ExecutionStarted"
 
 
 def test_difference_conditional_writes_of_executions_are_not_atomic():

@@ -30,7 +30,7 @@ def _line(label: str, execution: DeployedExecution) -> str:
     result = execution.output if execution.status == "SUCCEEDED" else execution.error
     text = json.dumps(result)
     text = text if len(text) <= 70 else text[:67] + "..."
-    entered = " > ".join(execution.states_entered) or "(Express: no history)"
+    entered = " > ".join(execution.states_entered) or "(Express: history not read)"
     return (
         f"  {label:<26} {execution.status:<9} {execution.seconds * 1000:6.0f} ms  {entered}"
         f"\n  {'':<26} -> {text}"
