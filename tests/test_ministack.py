@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -387,12 +388,15 @@ def test_ministack_exits_with_a_process_that_never_stopped_it(tmp_path: Path):
     """A test process killed outright: MiniStack gets SIGTERM from the kernel (Linux)."""
     script = (
         "import os; from idempotent_workflows.testing.ministack import MiniStack;"
-        "local = MiniStack(); local.start(); print(local.pid, local.port, flush=True); os._exit(1)"
+        "local = MiniStack(); local.start();"
+        "print(local.pid, local.port, local.log_file.parent, flush=True); os._exit(1)"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
-    pid, port = (int(word) for word in result.stdout.split())
+    pid, port, workdir = result.stdout.split()
+    pid, port = int(pid), int(port)
+    shutil.rmtree(workdir)  # what stop() would have removed
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:

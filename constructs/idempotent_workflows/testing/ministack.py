@@ -239,6 +239,7 @@ class MiniStack:
                 "MINISTACK_REGION": REGION,
                 "SFN_WAIT_SCALE": repr(self.wait_scale),
                 "PERSIST_STATE": "0",
+                "STATE_DIR": str(self._workdir / "state"),
                 "LOG_LEVEL": "WARNING",
                 # Its PID file and Lambda code land here, not in the shared /tmp.
                 "TMPDIR": str(self._workdir),
