@@ -36,7 +36,10 @@ node_modules/.installed: package.json package-lock.json
 synth: setup
 	cdk synth --quiet
 
+# First for real: MiniStack on 127.0.0.1, `cdk bootstrap` + `cdk deploy --all` with the pinned
+# CLI, the demo through boto3, MiniStack stopped; then the same demo on the in-process engine.
 run: synth
+	$(PY) -m idempotent_workflows.examples.deployed_demo cdk.out
 	$(PY) -m idempotent_workflows.examples.demo cdk.out
 
 test: setup

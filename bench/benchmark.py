@@ -1,4 +1,4 @@
-"""Benchmark: states, calls and cost per execution; synth time; local engine throughput.
+"""Benchmark: states, calls and cost per execution; synth time; local engine throughput; MiniStack.
 
 Run with ``make bench``. Prints one table and writes it to ``bench/results.json``. Times are
 medians of repeated runs on a shared machine: read the ratios, not the absolute seconds.
@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -224,15 +225,57 @@ def throughput() -> dict[str, Any]:
     return results
 
 
+def ministack_times() -> dict[str, Any]:
+    """MiniStack start, bootstrap and deploy; a duplicate there and on the local engine.
+
+    The deploy is ``cdk deploy --all`` of the four example stacks; the duplicate times are
+    medians of 9, on the same stacks and input in both.
+    """
+    from idempotent_workflows.testing.ministack import MiniStack, run_execution
+
+    purchase = {"TransactionType": "PURCHASE", "TransactionId": "bench", "Amount": 5}
+    outdir = tempfile.mkdtemp(prefix="bench-cdk-out-")
+    app = App(context=json.loads((ROOT / "cdk.json").read_text())["context"], outdir=outdir)
+    stacks = {stack.stack_name: stack for stack in add_example_stacks(app)}
+    app.synth()
+    results: dict[str, Any] = {}
+    with MiniStack() as local:
+        local.deploy(outdir)
+        sfn = local.client("stepfunctions")
+        for name in ("TransactionStandard", "TransactionExpress"):
+            (arn,) = local.state_machines(name).values()
+            express = name.endswith("Express")
+            run_execution(sfn, arn, purchase, express=express)
+            seconds = [run_execution(sfn, arn, purchase, express=express).seconds for _ in range(9)]
+            results[f"ministack_duplicate_{name}_ms"] = round(statistics.median(seconds) * 1000)
+        results["ministack_start_s"] = round(local.timings["start"], 1)
+        results["bootstrap_s"] = round(local.timings["bootstrap"], 1)
+        results["deploy_all_s"] = round(local.timings[f"deploy {Path(outdir).resolve()}"], 1)
+    with LocalEngine(wait_scale=0.01) as engine:
+        for name in ("TransactionStandard", "TransactionExpress"):
+            deployed = engine.deploy(stacks[name])
+            deployed.run(purchase)
+            seconds = []
+            for _ in range(9):
+                started = time.perf_counter()
+                assert deployed.run(purchase).status == "SUCCEEDED"
+                seconds.append(time.perf_counter() - started)
+            results[f"engine_duplicate_{name}_ms"] = round(statistics.median(seconds) * 1000)
+    shutil.rmtree(outdir, ignore_errors=True)
+    return results
+
+
 def suite_seconds() -> float:
     """Wall time of the whole test suite, run once."""
     started = time.perf_counter()
-    subprocess.run(
+    suite = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=ROOT,
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if suite.returncode != 0:
+        raise SystemExit(f"The test suite failed; no time to report:\n{suite.stdout[-3000:]}")
     return round(time.perf_counter() - started, 1)
 
 
@@ -241,6 +284,7 @@ def main() -> None:
     rows = cost_table()
     synth = synth_times()
     engine = throughput()
+    deployed = ministack_times()
     suite = suite_seconds()
     header = (
         f"{'workflow':<28}{'scenario':<27}{'states':>7}{'retries':>8}{'machinery':>11}"
@@ -268,6 +312,16 @@ def main() -> None:
         f"local engine, duplicate executions per second: sequential {engine['sequential_per_s']},"
         f" 8 concurrent callers {engine['concurrent_8_per_s']}"
     )
+    print(
+        f"MiniStack: start {deployed['ministack_start_s']} s, cdk bootstrap"
+        f" {deployed['bootstrap_s']} s, cdk deploy --all (4 stacks) {deployed['deploy_all_s']} s"
+    )
+    for name in ("TransactionStandard", "TransactionExpress"):
+        print(
+            f"duplicate of {name} (median of 9): MiniStack"
+            f" {deployed[f'ministack_duplicate_{name}_ms']} ms, local engine"
+            f" {deployed[f'engine_duplicate_{name}_ms']} ms"
+        )
     print(f"whole test suite: {suite} s")
     RESULTS.write_text(
         json.dumps(
@@ -275,6 +329,7 @@ def main() -> None:
                 "executions": rows,
                 "synth": synth,
                 "engine": engine,
+                "ministack": deployed,
                 "suite_seconds": suite,
                 "cpus": os.cpu_count(),
             },

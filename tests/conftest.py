@@ -57,14 +57,15 @@ def only_definition(stack: Stack) -> dict[str, Any]:
     return definition
 
 
+def only_record(deployed: Any) -> dict[str, Any]:
+    """The one idempotency record of a deployed stack's table."""
+    (record,) = deployed.items()
+    return record
+
+
 def as_list(value: Any) -> list[Any]:
     """An IAM ``Action`` or ``Resource`` (one value or a list) as a list."""
     return value if isinstance(value, list) else [value]
-
-
-def only_record(deployed) -> dict:
-    (record,) = deployed.items()
-    return record
 
 
 def set_record(engine, deployed, **attributes) -> None:

@@ -79,23 +79,6 @@ def test_key_order_does_not_make_a_new_key(demo):
     assert random_failure_runs(demo) == 2
 
 
-def test_concurrent_duplicates_run_the_work_once(demo, local_engine):
-    local_engine.wait_scale = 0.05  # a 10 s poll takes 500 ms
-    demo.function("RandomFailure").latency = 2.0  # the work outlasts a few polls
-    executions = [demo.start({"order": "concurrent"}) for _ in range(20)]
-    for execution in executions:
-        execution.wait()
-    assert [e.status for e in executions] == ["SUCCEEDED"] * 20
-    assert all(e.output == DEMO_OUTPUT for e in executions)
-    assert random_failure_runs(demo) == 1
-    holders = [e for e in executions if S.RUN_WORK in e.states_entered]
-    assert len(holders) == 1
-    waiters = [e for e in executions if e is not holders[0]]
-    assert all(e.states_entered.count(S.WAIT_FOR_LOCK) >= 1 for e in waiters)
-    assert all(e.states_entered[-1] == S.RETURN_STORED_RESULT for e in waiters)
-    assert only_record(demo)["execution"] == holders[0].arn
-
-
 # -- failures ----------------------------------------------------------------------------------
 
 

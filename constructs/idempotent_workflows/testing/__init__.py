@@ -3,7 +3,8 @@
 ``LocalEngine`` deploys a synthesized stack's tables, Lambda functions and state machines into
 an in-process AWS and runs executions; the ``local_engine`` pytest fixture (registered by the
 package's pytest plugin) wraps it. ``MockConfig`` injects faults (Step Functions Local's mock
-configuration shape). Needs the ``[testing]`` extra:
+configuration shape). ``idempotent_workflows.testing.ministack`` deploys for real into
+MiniStack (the ``[ministack]`` extra). Needs the ``[testing]`` extra:
 ``pip install 'idempotent-workflows[testing]'``.
 """
 
