@@ -137,7 +137,7 @@ def test_a_key_still_held_after_the_poll_bound_answers_409_with_retry_after(
 
 
 def test_a_request_racing_slow_work_gets_409_then_the_result(api, payments, local_engine):
-    payments.function("Charge").latency = 1.0
+    payments.function("Charge").latency = 2.0  # outlasts the racing request's 4 short polls
     first = ThreadPoolExecutor(1).submit(post, api.payments_url, PAYMENT, "order-7")
     deadline = time.monotonic() + 30
     while not payments.items() and time.monotonic() < deadline:
