@@ -15,7 +15,7 @@ from conftest import new_app
 
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows import RecordStatus
-from idempotent_workflows.testing import MockConfig
+from idempotent_workflows.testing import Execution, MockConfig
 
 THROTTLED = "DynamoDB.ProvisionedThroughputExceededException"
 MOCKED_RESPONSES = {
@@ -187,10 +187,8 @@ def test_a_json_file_and_the_arn_suffix_select_a_test_case(demo, local_engine, t
     started = client.start_execution(
         stateMachineArn=f"{demo.state_machine()}#ThrottledLock", name="e-1", input="{}"
     )
-    described = client.describe_execution(executionArn=started["executionArn"])
-    while described["status"] == "RUNNING":
-        described = client.describe_execution(executionArn=started["executionArn"])
-    assert (described["status"], described["error"]) == ("FAILED", THROTTLED)
+    execution = Execution(started["executionArn"], local_engine).wait()
+    assert (execution.status, execution.error) == ("FAILED", THROTTLED)
     with pytest.raises(ClientError) as unknown:
         client.start_execution(stateMachineArn=f"{demo.state_machine()}#Nope", input="{}")
     assert unknown.value.response["Error"]["Code"] == "InvalidName"

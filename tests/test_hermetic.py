@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import boto3
 import pytest
@@ -79,3 +80,19 @@ def test_the_engine_imports_whatever_the_users_aws_settings():
         text=True,
     )
     assert imported.returncode == 0, imported.stderr[-2000:]
+
+
+def test_closing_the_engine_stops_what_still_runs_before_restoring(
+    hostile_environment, example_stacks
+):
+    """An execution left running would call the services once the mocks are gone."""
+    with LocalEngine() as engine:
+        deployed = engine.deploy(example_stacks["IdempotentWorkflowStandard"])
+        work = deployed.function("RandomFailure")
+        work.environment["FAILURE_RATE"] = "0"
+        work.latency = 1.0
+        left_running = deployed.start({"order": "left running"})
+    assert engine._completions.wait(left_running.arn, 0)  # ended before the engine closed
+    time.sleep(1.5)  # the handler's latency has passed: nothing of it is left to restore
+    assert aws_settings() == hostile_environment
+    assert work.invocations <= 1

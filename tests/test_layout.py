@@ -48,3 +48,18 @@ def test_the_library_never_imports_the_testing_engine():
 def test_the_handlers_reach_the_package_through_a_link():
     link = ROOT / "constructs" / "idempotent_workflows" / "lambdas"
     assert link.is_symlink() and link.resolve() == ROOT / "lambdas"
+
+
+def test_the_pytest_plugin_loads_without_aws_cdk():
+    """Every pytest run loads the plugin: it must not start aws-cdk-lib's Node process."""
+    probe = "import sys, idempotent_workflows.pytest_plugin; print('aws_cdk' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_every_public_name_resolves():
+    import idempotent_workflows
+
+    for name in idempotent_workflows.__all__:
+        assert getattr(idempotent_workflows, name) is not None
+    assert set(idempotent_workflows.__all__) == {*idempotent_workflows._EXPORTS, "__version__"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from .completion import Completions
 from .fast_paths import executions_in_this_thread
 from .faults import MockConfig, MockConfigSource
 from .hermetic import isolated_from_aws
-from .lambda_runtime import LocalFunction
+from .lambda_runtime import ENVIRONMENT_LOCK, LocalFunction
 from .moto_patches import patched_moto
 from .template import Environment, resolve
 
@@ -351,8 +352,32 @@ class LocalEngine:
 
     def __exit__(self, *exc_info: Any) -> None:
         assert self._stack is not None
-        self._stack.close()
+        self._stop_running_executions()
+        # A handler still running in another thread holds the lock while os.environ carries
+        # its variables: the user's settings are restored only after it put its own back.
+        with ENVIRONMENT_LOCK:
+            self._stack.close()
         self._stack = None
+
+    def _stop_running_executions(self, timeout: float = 30.0) -> None:
+        """Stop the executions still running and wait for their ends (at most ``timeout`` s).
+
+        An execution that outlived the engine would call the services after the mocks and the
+        hermetic environment are gone: with the user's credentials, against AWS.
+        """
+        running = [
+            execution["executionArn"]
+            for _, machine in self._machines
+            for page in self.sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine, statusFilter="RUNNING"
+            )
+            for execution in page["executions"]
+        ]
+        deadline = time.monotonic() + timeout
+        for arn in running:
+            self.sfn.stop_execution(executionArn=arn, error="LocalEngine.Closed")
+        for arn in running:
+            self._completions.wait(arn, max(0.0, deadline - time.monotonic()))
 
     # -- deployment -------------------------------------------------------------------------
 

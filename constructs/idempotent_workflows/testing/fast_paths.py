@@ -66,10 +66,14 @@ class _InlineThread:
     """Stands for a thread: runs its target at ``start()``, in the calling thread."""
 
     def __init__(self, target: Callable[[], None]) -> None:
-        self._target = target
+        self._target: Callable[[], None] | None = target
 
     def start(self) -> None:
-        self._target()
+        # moto keeps every thread it starts in a module-level list: drop the target (and the
+        # task's frame it holds) once it ran, as threading.Thread does.
+        target, self._target = self._target, None
+        if target is not None:
+            target()
 
 
 _UNTIMED_TASK: Final = threading.local()  # set while a state without a timeout is evaluated

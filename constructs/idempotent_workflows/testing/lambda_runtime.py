@@ -20,8 +20,8 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 from unittest import mock
 
-# os.environ is shared by the whole process: one handler runs at a time, with its variables.
-_ENVIRONMENT_LOCK = threading.Lock()
+#: os.environ is shared by the whole process: one handler runs at a time, with its variables.
+ENVIRONMENT_LOCK = threading.Lock()
 
 
 @dataclass
@@ -76,7 +76,7 @@ class LocalFunction:
             memory_limit_in_mb=256,
             get_remaining_time_in_millis=lambda: 10_000,
         )
-        with _ENVIRONMENT_LOCK, mock.patch.dict(os.environ, self.environment):
+        with ENVIRONMENT_LOCK, mock.patch.dict(os.environ, self.environment):
             try:
                 result = self._load()(event, context)
             except Exception as error:  # the handler's error becomes the task's error
