@@ -223,9 +223,17 @@ def test_an_unmapped_work_error_answers_500_with_its_name_and_cause(failing_api)
 
 
 def test_a_refused_start_answers_502_naming_the_service_error(failing_api, local_engine):
-    deployed, served = failing_api
-    local_engine.sfn.delete_state_machine(stateMachineArn=deployed.state_machine())
-    status, _, body = post(f"{served.url}/things/new", {"x": 1}, key="k")
+    deployed, _ = failing_api
+    template = copy.deepcopy(deployed.template)
+    missing = "arn:aws:states:us-east-1:123456789012:stateMachine:Missing"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ApiGateway::Method":
+            for request in resource["Properties"]["Integration"]["RequestTemplates"].values():
+                parts = request["Fn::Join"][1]
+                parts[:] = [part if isinstance(part, str) else missing for part in parts]
+    refused = local_engine.deploy_template(template, stack_name="Refused", asset_dir=Path("."))
+    with refused.serve_api() as served:
+        status, _, body = post(f"{served.url}/things/new", {"x": 1}, key="k")
     assert status == 502
     assert body["error"] == "Idempotency.StartFailed"
     assert body["cause"].startswith("StateMachineDoesNotExist")
