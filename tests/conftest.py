@@ -32,6 +32,7 @@ EXAMPLE_STACKS = [
     "IdempotentWorkflowExpress",
     "TransactionStandard",
     "TransactionExpress",
+    "PaymentsApi",
 ]
 
 
@@ -42,7 +43,7 @@ def new_app() -> App:
 
 @pytest.fixture(scope="session")
 def example_stacks() -> dict[str, Stack]:
-    """The four example stacks of app.py, by stack name."""
+    """The example stacks of app.py, by stack name."""
     app = new_app()
     return {stack.stack_name: stack for stack in add_example_stacks(app)}
 
@@ -65,6 +66,23 @@ def only_record(deployed: Any) -> dict[str, Any]:
 def as_list(value: Any) -> list[Any]:
     """An IAM ``Action`` or ``Resource`` (one value or a list) as a list."""
     return value if isinstance(value, list) else [value]
+
+
+def set_record(engine, deployed, **attributes) -> None:
+    """Overwrite attributes of the single record, as a crashed or stale holder leaves it."""
+    record = only_record(deployed)
+    names = {f"#{name}": name for name in attributes}
+    values = {
+        f":{name}": {"N": str(value)} if isinstance(value, int) else {"S": value}
+        for name, value in attributes.items()
+    }
+    engine.dynamodb.update_item(
+        TableName=deployed.table(),
+        Key={"id": {"S": record["id"]}},
+        UpdateExpression="SET " + ", ".join(f"#{n} = :{n}" for n in attributes),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 @pytest.fixture(scope="session")

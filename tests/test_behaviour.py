@@ -7,7 +7,7 @@ import time
 import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_stepfunctions as sfn
-from conftest import new_app, only_definition, only_record
+from conftest import new_app, only_definition, only_record, set_record
 
 from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, RecordStatus
 from idempotent_workflows import ProtocolState as S
@@ -36,23 +36,6 @@ def transactions(request, example_stacks, local_engine):
 
 def random_failure_runs(deployed) -> int:
     return deployed.function("RandomFailure").invocations
-
-
-def set_record(engine, deployed, **attributes) -> None:
-    """Overwrite attributes of the single record, as a crashed or stale holder leaves it."""
-    record = only_record(deployed)
-    names = {f"#{name}": name for name in attributes}
-    values = {
-        f":{name}": {"N": str(value)} if isinstance(value, int) else {"S": value}
-        for name, value in attributes.items()
-    }
-    engine.dynamodb.update_item(
-        TableName=deployed.table(),
-        Key={"id": {"S": record["id"]}},
-        UpdateExpression="SET " + ", ".join(f"#{n} = :{n}" for n in attributes),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
 
 
 # -- first run and duplicates ----------------------------------------------------------------

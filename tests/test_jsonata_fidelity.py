@@ -119,9 +119,22 @@ def exercise_transactions(deployed) -> None:
         deployed.run(event)
 
 
+def exercise_payments(engine, deployed) -> None:
+    """The API's workflow as API Gateway starts it: new, retry, other body, declined, held."""
+    payment = {"idempotencyKey": "k1", "body": {"amount": 25, "currency": "EUR"}}
+    first = deployed.run_sync(payment)
+    deployed.run_sync(payment)
+    assert deployed.run_sync({**payment, "body": {"amount": 26}}).status == "FAILED"
+    declined = {"idempotencyKey": "k2", "body": {"amount": 20_000, "currency": "EUR"}}
+    assert deployed.run_sync(declined).error == "PaymentDeclined"
+    hold_lock(engine, deployed, first, "arn:alive")
+    assert deployed.run_sync(payment).error == "Idempotency.LockWaitTimeout"
+    assert deployed.run_sync({"body": {}}).error == "Idempotency.InvalidKey"
+
+
 @pytest.fixture(scope="module")
 def recorded(example_stacks):
-    """Evaluations recorded while the four example stacks run every path."""
+    """Evaluations recorded while the example stacks run every path."""
     recorder = Recorder()
     with LocalEngine() as engine, pytest.MonkeyPatch.context() as patch:
         patch.setattr(moto_patches, "evaluate_jsonata", recorder)
@@ -130,6 +143,7 @@ def recorded(example_stacks):
                 engine, engine.deploy(example_stacks[f"IdempotentWorkflow{workflow_type}"])
             )
             exercise_transactions(engine.deploy(example_stacks[f"Transaction{workflow_type}"]))
+        exercise_payments(engine, engine.deploy(example_stacks["PaymentsApi"]))
     return recorder.calls
 
 

@@ -40,6 +40,14 @@ from idempotent_workflows.testing.ministack import (
 )
 
 PURCHASE = {"TransactionType": "PURCHASE", "TransactionId": "T-1", "Amount": 5}
+#: What the payments API hands its workflow (API Gateway itself is not deployed for real here).
+PAYMENT = {"idempotencyKey": "pay-1", "body": {"amount": 5, "currency": "EUR"}}
+
+
+def is_express(stack: str) -> bool:
+    return stack.endswith("Express") or stack == "PaymentsApi"
+
+
 HOSTILE_AWS = {
     "AWS_PROFILE": "nonexistent",
     "AWS_DEFAULT_PROFILE": "nonexistent",
@@ -141,7 +149,7 @@ def run(local: MiniStack, stack: str, execution_input: Any) -> DeployedExecution
         local.client("stepfunctions"),
         only_state_machine(local, stack),
         execution_input,
-        express=stack.endswith("Express"),
+        express=is_express(stack),
     )
 
 
@@ -152,7 +160,7 @@ def test_every_example_stack_is_deployed_through_the_cdk_cli(deployed: MiniStack
         (description,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
         assert description["StackStatus"] == "CREATE_COMPLETE"
         machine = sfn.describe_state_machine(stateMachineArn=only_state_machine(deployed, stack))
-        assert machine["type"] == ("EXPRESS" if stack.endswith("Express") else "STANDARD")
+        assert machine["type"] == ("EXPRESS" if is_express(stack) else "STANDARD")
     # The bootstrap stack the CLI created, and the CLI's asset publishing, ran too.
     assert cloudformation.describe_stacks(StackName="CDKToolkit")["Stacks"]
 
@@ -162,6 +170,8 @@ def test_first_run_and_duplicate_on_each_deployed_state_machine(deployed: MiniSt
     execution_input = (
         {**PURCHASE, "TransactionId": f"first-{stack}"}
         if stack.startswith("Transaction")
+        else PAYMENT
+        if stack == "PaymentsApi"
         else {"orderId": f"first-{stack}"}
     )
     first = run(deployed, stack, execution_input)

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from . import record
+    from .api import IdempotentApi
+    from .api_templates import StatusMap
     from .key import IdempotencyKey
     from .protocol import IdempotencyProtocol
+    from .queue import IdempotentQueue
     from .record import IdempotencyError, RecordStatus
     from .retry import RetryPolicy
     from .router import TransactionRouter
@@ -34,10 +37,13 @@ _EXPORTS: Final[dict[str, str | None]] = {
     "IdempotencyKey": "key",
     "IdempotencyProtocol": "protocol",
     "IdempotencyTable": "table",
+    "IdempotentApi": "api",
+    "IdempotentQueue": "queue",
     "IdempotentWorkflow": "workflow",
     "ProtocolState": "states",
     "RecordStatus": "record",
     "RetryPolicy": "retry",
+    "StatusMap": "api_templates",
     "TransactionRouter": "router",
     "acknowledge_findings": "security",
     "mask_asset_hashes": "snapshots",
@@ -49,10 +55,13 @@ __all__ = [
     "IdempotencyKey",
     "IdempotencyProtocol",
     "IdempotencyTable",
+    "IdempotentApi",
+    "IdempotentQueue",
     "IdempotentWorkflow",
     "ProtocolState",
     "RecordStatus",
     "RetryPolicy",
+    "StatusMap",
     "TransactionRouter",
     "__version__",
     "acknowledge_findings",

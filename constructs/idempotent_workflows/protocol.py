@@ -50,6 +50,16 @@ _ALL_ERRORS: Final = (["States.DataLimitExceeded"], ["States.ALL"])
 _OWNER: Final = "IdempotencyProtocol"
 
 
+def max_polls_within(seconds: int, poll_interval_seconds: int, retry: RetryPolicy) -> int:
+    """The most polls a waiter can make within ``seconds``, its retries' longest waits included.
+
+    A waiter's worst case: the first acquire and a last re-acquire, every read, each with its
+    retries' longest waits, and ``max_polls`` poll intervals. Zero or less: none fits.
+    """
+    worst = retry.worst_case_seconds
+    return (seconds - 2 * worst) // (poll_interval_seconds + worst)
+
+
 def _positive_seconds(name: str, value: Duration) -> int:
     seconds = value.to_seconds()
     if seconds <= 0:
@@ -185,13 +195,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         self._build(work)
 
     def _express_max_polls(self) -> int:
-        """The most polls a waiter can make within an Express execution, retries included.
-
-        A waiter's worst case: the first acquire and a last re-acquire, every read, each with
-        its retries' longest waits, and ``max_polls`` poll intervals.
-        """
-        worst = self.retry.worst_case_seconds
-        return (EXPRESS_MAX_SECONDS - 2 * worst) // (self.poll_interval_seconds + worst)
+        """The most polls a waiter can make within an Express execution, retries included."""
+        return max_polls_within(EXPRESS_MAX_SECONDS, self.poll_interval_seconds, self.retry)
 
     def _check_fits_express(self) -> None:
         worst = self.retry.worst_case_seconds

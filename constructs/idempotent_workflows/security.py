@@ -14,6 +14,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
+from .api import IdempotentApi
+from .queue import IdempotentQueue
 from .workflow import IdempotentWorkflow
 
 #: Actions granted on ``"*"`` because IAM offers no resource-level permission for them.
@@ -52,6 +54,49 @@ DLQ_REASON: Final = (
     "invocations."
 )
 
+EXECUTION_LOGGING_REASON: Final = (
+    "Access logs (JSON, every standard field) are on for the stage; execution logging needs "
+    "the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), a per-account "
+    "setting that one construct must not take over."
+)
+IAM_AUTHORIZATION_REASON: Final = (
+    "The method requires IAM (SigV4) authorization, which callers in other services and "
+    "accounts sign with their own roles; a Cognito user pool serves end users, not them."
+)
+WAF_REASON: Final = (
+    "The API is regional, IAM-authorized and throttled per stage; a WAFv2 web ACL holds "
+    "account-specific rules (IP sets, rate rules) and is associated at deployment."
+)
+
+DEAD_LETTER_REASON: Final = (
+    "This queue is the dead-letter queue of an IdempotentQueue: messages land here after "
+    "their last delivery, for people to inspect; a dead-letter queue of its own would only "
+    "move them again."
+)
+
+
+def _acknowledge_queue(queue: IdempotentQueue) -> list[str]:
+    """Serverless-SQSRedrivePolicy on the dead-letter queue itself."""
+    resource = _resource(queue.dead_letter_queue)
+    Validations.of(resource).acknowledge(
+        Acknowledgment(id="Serverless::Serverless-SQSRedrivePolicy", reason=DEAD_LETTER_REASON)
+    )
+    return [resource.node.path]
+
+
+def _acknowledge_api(api: IdempotentApi) -> list[str]:
+    """APIG6 and APIG3 on the stage, COG4 on the IAM-authorized method."""
+    stage = _resource(api.api.deployment_stage)
+    Validations.of(stage).acknowledge(
+        Acknowledgment(id="AwsSolutions::AwsSolutions-APIG6", reason=EXECUTION_LOGGING_REASON),
+        Acknowledgment(id="AwsSolutions::AwsSolutions-APIG3", reason=WAF_REASON),
+    )
+    method = _resource(api.method)
+    Validations.of(method).acknowledge(
+        Acknowledgment(id="AwsSolutions::AwsSolutions-COG4", reason=IAM_AUTHORIZATION_REASON)
+    )
+    return [stage.node.path, method.node.path]
+
 
 def acknowledge_findings(scope: IConstruct) -> list[str]:
     """Acknowledge the expected cdk-nag findings of every ``IdempotentWorkflow`` in ``scope``.
@@ -59,7 +104,10 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
     Call it once, after building the app and before ``app.synth()``. Covers each workflow's
     state machine role (X-Ray and log-delivery wildcards, versions of the functions it
     invokes) and each Lambda function the workflow invokes (no DLQ under synchronous
-    invocation; X-Ray wildcard). Functions the workflow does not invoke are left alone.
+    invocation; X-Ray wildcard). Functions the workflow does not invoke are left alone. For
+    each ``IdempotentApi``: execution logging and WAF on its stage (APIG6, APIG3) and the
+    Cognito authorizer on its IAM-authorized method (COG4). For each ``IdempotentQueue``: no
+    redrive policy on its dead-letter queue (Serverless-SQSRedrivePolicy).
 
     Parameters
     ----------
@@ -77,6 +125,11 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
         if isinstance(function, lambda_.Function)
     }
     acknowledged: list[str] = []
+    for construct in scope.node.find_all():
+        if isinstance(construct, IdempotentApi):
+            acknowledged += _acknowledge_api(construct)
+        elif isinstance(construct, IdempotentQueue):
+            acknowledged += _acknowledge_queue(construct)
     for workflow in scope.node.find_all():
         if not isinstance(workflow, IdempotentWorkflow):
             continue

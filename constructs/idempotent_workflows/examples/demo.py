@@ -6,11 +6,13 @@ Usage: ``python -m idempotent_workflows.examples.demo [cdk.out]`` after ``cdk sy
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from ..states import ProtocolState as S
 from ..testing import DeployedStack, Execution, LocalEngine
+from ..testing.api_server import Response, post_json
 
 
 def _line(label: str, execution: Execution, work_runs: int) -> str:
@@ -67,6 +69,47 @@ def _demo_transactions(deployed: DeployedStack) -> list[str]:
     return lines
 
 
+def _http_line(label: str, answer: Response, work_runs: int) -> str:
+    retry = answer.headers.get("Retry-After")
+    text = answer.body if len(answer.body) <= 70 else answer.body[:67] + "..."
+    return (
+        f"  {label:<34} HTTP {answer.status:<4}"
+        f"{f' Retry-After: {retry}' if retry else '':<16} work runs so far={work_runs}"
+        f"\n  {'':<34} -> {text}"
+    )
+
+
+def _demo_api(deployed: DeployedStack) -> list[str]:
+    """Real HTTP requests to the stack's REST API, served on 127.0.0.1 by the engine."""
+    charge = deployed.function("Charge")
+    lines = []
+    with deployed.serve_api() as api:
+        url = f"{api.url}/payments"
+        lines.append(f"  POST {url}")
+
+        def send(label: str, body: Any, key: str | None) -> None:
+            headers = {} if key is None else {"Idempotency-Key": key}
+            lines.append(_http_line(label, post_json(url, body, headers), charge.invocations))
+
+        payment = {"amount": 25, "currency": "EUR"}
+        send("first request", payment, "pay-1")
+        send("retry, same key", payment, "pay-1")
+        send('same key, quoted: "pay-1"', payment, '"pay-1"')
+        send("same key, other body", {"amount": 99, "currency": "EUR"}, "pay-1")
+        send("no Idempotency-Key header", payment, None)
+        send("declined (work error)", {"amount": 20_000, "currency": "EUR"}, "pay-2")
+        charge.latency = 0.5
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(
+                pool.map(lambda _: post_json(url, payment, {"Idempotency-Key": "pay-3"}), range(5))
+            )
+        for index, answer in enumerate(answers):
+            lines.append(
+                _http_line(f"concurrent duplicate {index + 1}/5", answer, charge.invocations)
+            )
+    return lines
+
+
 def main(cloud_assembly: str = "cdk.out") -> None:
     """Deploy every example stack in ``cloud_assembly`` into the local engine and run the demo."""
     directory = Path(cloud_assembly)
@@ -75,11 +118,19 @@ def main(cloud_assembly: str = "cdk.out") -> None:
     )
     if not stacks:
         raise SystemExit(f"No templates in {directory}: run `cdk synth` (make synth) first.")
-    with LocalEngine(wait_scale=0.01) as engine:
+    with LocalEngine() as engine:
         for name in stacks:
             deployed = engine.deploy_cloud_assembly(directory, name)
+            # A caller of the API waits real seconds: polls of 2 s outlast the 0.5 s work.
+            engine.wait_scale = 1.0 if name.startswith("PaymentsApi") else 0.01
             print(f"\n{name}")
-            demo = _demo_transactions if name.startswith("Transaction") else _demo_workflow
+            demo = (
+                _demo_api
+                if name.startswith("PaymentsApi")
+                else _demo_transactions
+                if name.startswith("Transaction")
+                else _demo_workflow
+            )
             print("\n".join(demo(deployed)))
             print(f"  records in the table: {len(deployed.items())}")
 

@@ -114,6 +114,21 @@ def _demo_transactions(deployed: _Deployed) -> list[str]:
     ]
 
 
+def _demo_payments(deployed: _Deployed) -> list[str]:
+    """The payments API's workflow, started as its API would start it (StartSyncExecution).
+
+    MiniStack's API Gateway has no Step Functions integration; ``make run``'s in-process demo
+    sends the HTTP requests.
+    """
+    payment = {"idempotencyKey": "pay-1", "body": {"amount": 25, "currency": "EUR"}}
+    return [
+        _line("first request", deployed.run(payment)),
+        _line("retry, same key", deployed.run(payment)),
+        _line("same key, other body", deployed.run({**payment, "body": {"amount": 99}})),
+        _summary(_concurrent(deployed, {**payment, "idempotencyKey": "pay-2"})),
+    ]
+
+
 def _stack_names(directory: Path) -> list[str]:
     manifest = json.loads((directory / "manifest.json").read_text())
     return sorted(
@@ -151,7 +166,13 @@ def main(cloud_assembly: str = "cdk.out", *, out: Callable[[str], None] = print)
             out(f"\n{stack} ({kind})")
             out(f"  outputs: {outputs.get(stack) or 'none declared'}")
             out(f"  state machine: {deployed.arn}")
-            demo = _demo_transactions if stack.startswith("Transaction") else _demo_workflow
+            demo = (
+                _demo_payments
+                if stack.startswith("PaymentsApi")
+                else _demo_transactions
+                if stack.startswith("Transaction")
+                else _demo_workflow
+            )
             for line in demo(deployed):
                 out(line)
         pid, port = local.pid, local.port

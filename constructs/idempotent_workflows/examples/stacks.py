@@ -1,15 +1,16 @@
-"""The example stacks that ``app.py`` deploys: the classic demo and the transaction router."""
+"""The example stacks that ``app.py`` deploys: the demo, the router and the payments API."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from aws_cdk import App, RemovalPolicy, Stack
+from aws_cdk import App, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ..api import IdempotentApi
 from ..expressions import jsonata, literal
 from ..functions import handler_function
 from ..key import IdempotencyKey
@@ -179,6 +180,74 @@ class TransactionStack(Stack):
         """
 
 
+class PaymentsApiStack(Stack):
+    """``POST /payments`` charged once per ``Idempotency-Key``: an HTTP API on Express.
+
+    The body (``{"amount": 25, "currency": "EUR"}``) is charged by a Lambda function that
+    answers a receipt; a retry with the same key returns the same receipt, the same key with
+    another body is refused with 422. A created payment answers 201, a declined one
+    (``PaymentDeclined``, over 10,000) 402, an invalid body (``InvalidPayment``) 400.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Stack id.
+    max_polls
+        Polls of a request whose key another request holds, before 409. Default: the most
+        that fit in API Gateway's 29 s.
+    removal_policy
+        Removal policy of the table and log groups. Default ``DESTROY`` (an example).
+    **kwargs
+        Passed to ``Stack``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        max_polls: int | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        charge = handler_function(
+            self,
+            "ChargeFunction",
+            folder="payments",
+            entry="charge",
+            description="Charges the payment in a POST /payments body",
+            removal_policy=removal_policy,
+        )
+        work = tasks.LambdaInvoke.jsonata(
+            self,
+            "Charge",
+            lambda_function=charge,
+            outputs=jsonata("$states.result.Payload"),
+            retry_on_service_exceptions=False,
+        )
+        # Short retries: the answer must reach the caller within API Gateway's 29 s.
+        work.add_retry(
+            errors=["Lambda.ServiceException", "Lambda.TooManyRequestsException"],
+            interval=Duration.seconds(1),
+            max_attempts=2,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        self.api = IdempotentApi(
+            self,
+            "Payments",
+            work=work,
+            path="payments",
+            success_status=201,
+            error_statuses={"PaymentDeclined": 402, "InvalidPayment": 400},
+            max_polls=max_polls,
+            lease=Duration.minutes(2),
+            removal_policy=removal_policy,
+        )
+
+
 def workflow_types(app: App) -> list[sfn.StateMachineType]:
     """The workflow types named by the ``idempotent-workflows:workflowTypes`` context.
 
@@ -205,7 +274,8 @@ def add_example_stacks(
     """Add both examples, once per workflow type, to ``app`` (no account or region needed).
 
     Stacks are named ``IdempotentWorkflow<Type>`` and ``Transaction<Type>``, for example
-    ``IdempotentWorkflowStandard`` and ``TransactionExpress``.
+    ``IdempotentWorkflowStandard`` and ``TransactionExpress``, plus ``PaymentsApi`` (always
+    Express: a synchronous HTTP API).
     """
     stacks: list[Stack] = []
     for workflow_type in types if types is not None else workflow_types(app):
@@ -214,4 +284,5 @@ def add_example_stacks(
             IdempotentWorkflowStack(app, f"IdempotentWorkflow{suffix}", workflow_type=workflow_type)
         )
         stacks.append(TransactionStack(app, f"Transaction{suffix}", workflow_type=workflow_type))
+    stacks.append(PaymentsApiStack(app, "PaymentsApi"))
     return stacks

@@ -16,11 +16,13 @@ from unittest import mock
 import boto3
 from aws_cdk import Stack, Stage
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 
+from .api_server import ApiServer, RestApiDefinition, service_answer
 from .completion import Completions
 from .fast_paths import executions_in_this_thread
 from .faults import MockConfig, MockConfigSource
@@ -31,6 +33,11 @@ from .template import Environment, resolve
 
 ACCOUNT: Final = "123456789012"
 _DESERIALIZER: Final = TypeDeserializer()
+#: What the engine creates; other resources only get names and ARNs (REST APIs are served
+#: from the template by ``DeployedStack.serve_api``).
+_DEPLOYED_KINDS: Final = frozenset(
+    {"AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
+)
 
 
 def _with_test_case(state_machine_arn: str, test_case: str | None) -> str:
@@ -162,6 +169,8 @@ class DeployedStack:
         The local function of each ``AWS::Lambda::Function``.
     state_machines
         ARN of each ``AWS::StepFunctions::StateMachine``.
+    template
+        The synthesized template it was deployed from.
     """
 
     name: str
@@ -169,6 +178,8 @@ class DeployedStack:
     functions: dict[str, LocalFunction]
     state_machines: dict[str, str]
     _engine: LocalEngine = field(repr=False)
+    template: dict[str, Any] = field(default_factory=dict, repr=False)
+    _environment: Environment | None = field(default=None, repr=False)
 
     @staticmethod
     def _only(kind: str, found: dict[str, Any], prefix: str) -> Any:
@@ -237,6 +248,20 @@ class DeployedStack:
     def items(self, prefix: str = "") -> list[dict[str, Any]]:
         """Every item of the table, as plain Python values."""
         return self._engine.items(self.table(prefix))
+
+    def serve_api(self) -> ApiServer:
+        """Serve the stack's REST API on ``127.0.0.1`` (a free port), as API Gateway would.
+
+        Use it as a context manager; inside, ``url`` is the stage's base URL. The mapping
+        templates are the ones in the synthesized template, rendered with airspeed, and the
+        integration calls StartSyncExecution on this engine. See ``testing.api_server``.
+        """
+        assert self._environment is not None
+        return ApiServer(
+            RestApiDefinition.from_template(self.template, self._environment),
+            self._engine.start_sync_execution,
+            account=ACCOUNT,
+        )
 
     def invocations(self) -> dict[str, int]:
         """Invocation count of each function, by logical id."""
@@ -393,6 +418,8 @@ class LocalEngine:
         tables, functions, machines = {}, {}, {}
         for logical_id, resource in resources.items():
             kind = resource["Type"]
+            if kind not in _DEPLOYED_KINDS:
+                continue
             properties = resolve(resource.get("Properties", {}), env)
             if kind == "AWS::DynamoDB::Table":
                 self._create_table(refs[logical_id], properties)
@@ -409,7 +436,9 @@ class LocalEngine:
                     type=properties.get("StateMachineType", "STANDARD"),
                 )["stateMachineArn"]
                 self._machines.append((logical_id, machines[logical_id]))
-        return DeployedStack(stack_name, tables, functions, machines, self)
+        return DeployedStack(
+            stack_name, tables, functions, machines, self, template=template, _environment=env
+        )
 
     def _physical_ids(
         self, stack_name: str, logical_id: str, resource: dict[str, Any]
@@ -551,6 +580,20 @@ class LocalEngine:
         names = [state_machine_arn.rsplit(":", 1)[-1]]
         names += [logical_id for logical_id, arn in self._machines if arn == state_machine_arn]
         return self.mock_config.test_case(names, test_case)
+
+    def start_sync_execution(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer a StartSyncExecution request body as the service does: (HTTP status, JSON).
+
+        The integration of a local REST API calls it; a refused request answers the service's
+        error (``__type``, ``message``) with its HTTP status.
+        """
+        try:
+            answer = self.sfn.start_sync_execution(**request)
+        except ClientError as error:
+            details = error.response["Error"]
+            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+            return status, {"__type": details["Code"], "message": details.get("Message", "")}
+        return 200, service_answer(answer)
 
     def items(self, table_name: str) -> list[dict[str, Any]]:
         """Every item of a table, as plain Python values."""

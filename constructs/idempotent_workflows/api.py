@@ -1,0 +1,372 @@
+"""``IdempotentApi``: a REST API that runs an Express idempotent workflow per request.
+
+API Gateway calls ``states:StartSyncExecution`` directly (no Lambda function in between);
+the request's ``Idempotency-Key`` header is the workflow's key, and mapping templates turn
+the execution's answer into the HTTP status (StartSyncExecution itself answers 200 whether
+the execution succeeded or failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .api_templates import (
+    BODY_FIELD,
+    INVALID_BODY_TEMPLATE,
+    KEY_FIELD,
+    KEY_HEADER,
+    MISSING_KEY_TEMPLATE,
+    StatusMap,
+    execution_response_template,
+    request_template,
+    start_failed_template,
+)
+from .key import IdempotencyKey, check_field_paths
+from .protocol import max_polls_within
+from .retry import RetryPolicy
+from .table import IdempotencyTable
+from .validation import (
+    check_bool,
+    check_duration,
+    check_instance,
+    check_removal_policy,
+    fail,
+)
+from .workflow import IdempotentWorkflow
+
+#: API Gateway's default integration timeout, in seconds: a synchronous answer must fit it.
+INTEGRATION_TIMEOUT_SECONDS: Final = 29
+#: Room left in the integration timeout for API Gateway and the states' own run time.
+_TIMEOUT_MARGIN_SECONDS: Final = 1
+#: Default wait between two reads of a key held by another request.
+DEFAULT_POLL_INTERVAL: Final = Duration.seconds(2)
+#: Default retries of the machinery's DynamoDB calls: 2 retries, at most 1 + 2 s of waits.
+DEFAULT_API_RETRY: Final = RetryPolicy(max_attempts=2, max_delay=Duration.seconds(2))
+#: Statuses that are not allowed to answer a work error: they mean a reused or busy key.
+_RESERVED_STATUSES: Final = frozenset({StatusMap.PAYLOAD_MISMATCH, StatusMap.IN_PROGRESS})
+_OWNER: Final = "IdempotentApi"
+
+
+def _check_status(prop: str, status: object) -> int:
+    if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
+        raise fail(_OWNER, prop, "an HTTP status from 200 to 599", status, "pass for example 201")
+    return status
+
+
+class IdempotentApi(Construct):
+    """A REST API whose method runs ``work`` once per ``Idempotency-Key``, synchronously.
+
+    ``POST /<path>`` with an ``Idempotency-Key`` header (a bare token or a Structured
+    Fields string, as in the IETF httpapi draft-07) starts an Express ``IdempotentWorkflow``
+    with StartSyncExecution. The execution input is ``{"idempotencyKey": <key>, "body":
+    <request body>}``; the work's output is the response body. A retry with the same key
+    gets the stored result; the same key with another body gets 422; a key whose first
+    request still runs after the poll bound gets 409 with ``Retry-After``; the work's error
+    gets ``work_error_status`` (or its entry in ``error_statuses``) with its name and cause.
+    The README's "HTTP API" section has the whole table.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Construct id.
+    work
+        The work to run, as for ``IdempotentWorkflow`` (JSONata states); it reads the body
+        at ``$states.input.body``.
+    path
+        The resource path of the method, for example ``"payments"``. Default: the root.
+    http_method
+        Default ``"POST"``.
+    body_fields
+        Fields of the body that must match for a request with a known key to be a retry:
+        ``None`` (default) compares the whole body, ``()`` compares nothing.
+    require_key
+        Refuse a request without the header with 400. Default ``True``; with ``False`` such
+        a request is keyed on its own request id, so it always runs.
+    key_includes_route
+        Prefix the key with the method and resource path, so that one key may be used on
+        two routes. Default ``False``.
+    success_status
+        Status of a result, fresh or stored. Default 200 (201 suits a creating POST).
+    work_error_status
+        Status of a work error that ``error_statuses`` does not name. Default 500.
+    error_statuses
+        Status of particular work errors, for example ``{"Payment.Declined": 402}``.
+    poll_interval
+        Wait between two reads of a key held by another request. Default 2 seconds.
+    max_polls
+        Polls before 409. Default: the most that fit in the integration timeout (29 s),
+        the worst-case retry waits included; more is refused at synth time.
+    dynamodb_retry
+        Retry of the machinery's DynamoDB calls. Default ``RetryPolicy(max_attempts=2,
+        max_delay=Duration.seconds(2))``, which leaves room for polls in 29 s.
+    lease, record_ttl, table
+        Passed to ``IdempotentWorkflow``.
+    throttling_rate_limit, throttling_burst_limit
+        Stage throttling of every method (requests per second, burst). Default 50 and 100.
+    api_key_required
+        Require an API key (``x-api-key``) and add a usage plan with the same throttling and
+        one API key. Default ``False``.
+    stage_name
+        Default ``"v1"``.
+    removal_policy
+        Of the table and log groups created here. Default ``RETAIN``.
+
+    Attributes
+    ----------
+    workflow : IdempotentWorkflow
+        The Express workflow behind the API.
+    api : aws_apigateway.RestApi
+        The REST API.
+    method : aws_apigateway.Method
+        The method that runs the workflow.
+    access_logs : aws_logs.LogGroup
+        The stage's access log group.
+    statuses : StatusMap
+        The statuses the method answers with.
+
+    Raises
+    ------
+    TypeError
+        If a prop has the wrong type (the message names it and what to pass).
+    ValueError
+        If the poll bound cannot fit the integration timeout, or a status is reserved.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        work: sfn.IChainable,
+        path: str = "/",
+        http_method: str = "POST",
+        body_fields: Sequence[str] | None = None,
+        require_key: bool = True,
+        key_includes_route: bool = False,
+        success_status: int = 200,
+        work_error_status: int = 500,
+        error_statuses: Mapping[str, int] | None = None,
+        poll_interval: Duration | None = None,
+        max_polls: int | None = None,
+        dynamodb_retry: RetryPolicy | None = None,
+        lease: Duration | None = None,
+        record_ttl: Duration | None = None,
+        table: dynamodb.ITable | IdempotencyTable | None = None,
+        throttling_rate_limit: float = 50,
+        throttling_burst_limit: int = 100,
+        api_key_required: bool = False,
+        stage_name: str = "v1",
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        for prop, value in (
+            ("require_key", require_key),
+            ("key_includes_route", key_includes_route),
+            ("api_key_required", api_key_required),
+        ):
+            check_bool(_OWNER, prop, value)
+        for prop, text in (("path", path), ("http_method", http_method), ("stage", stage_name)):
+            check_instance(_OWNER, prop, text, str, f"pass a string such as {prop}='v1'")
+        check_duration(_OWNER, "poll_interval", poll_interval)
+        check_removal_policy(_OWNER, removal_policy)
+        check_instance(
+            _OWNER, "dynamodb_retry", dynamodb_retry, RetryPolicy, "pass RetryPolicy(...)"
+        )
+        if isinstance(body_fields, str):
+            raise fail(_OWNER, "body_fields", "a sequence", body_fields, f"pass [{body_fields!r}]")
+        if body_fields is not None:
+            check_field_paths(f"{_OWNER} body_fields", tuple(body_fields))
+        errors = dict(error_statuses or {})
+        for name, status in errors.items():
+            if _check_status(f"error_statuses[{name!r}]", status) in _RESERVED_STATUSES:
+                raise ValueError(
+                    f"{_OWNER}: error_statuses[{name!r}] is {status}, which answers a reused "
+                    "key (422) or a key in use (409): choose another."
+                )
+        retry = dynamodb_retry or DEFAULT_API_RETRY
+        interval = poll_interval or DEFAULT_POLL_INTERVAL
+        polls = self._fitting_polls(interval, max_polls, retry)
+        super().__init__(scope, id)
+        self.statuses = StatusMap(
+            success=_check_status("success_status", success_status),
+            work_error=_check_status("work_error_status", work_error_status),
+            errors=errors,
+            retry_after_seconds=int(interval.to_seconds()),
+        )
+        self.workflow = IdempotentWorkflow(
+            self,
+            "Workflow",
+            work=work,
+            table=table,
+            key=IdempotencyKey.from_fields(KEY_FIELD),
+            payload_fields=(
+                [BODY_FIELD]
+                if body_fields is None
+                else [f"{BODY_FIELD}.{name}" for name in body_fields]
+            ),
+            workflow_type=sfn.StateMachineType.EXPRESS,
+            poll_interval=interval,
+            max_polls=polls,
+            dynamodb_retry=retry,
+            lease=lease,
+            record_ttl=record_ttl,
+            removal_policy=removal_policy,
+        )
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=removal_policy,
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description=f"Runs {self.workflow.node.path} once per {KEY_HEADER}",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                tracing_enabled=True,
+                metrics_enabled=True,
+                throttling_rate_limit=throttling_rate_limit,
+                throttling_burst_limit=throttling_burst_limit,
+            ),
+        )
+        self._add_bad_request_responses()
+        resource = self.api.root if path.strip("/") == "" else self.api.root.resource_for_path(path)
+        self.method = resource.add_method(
+            http_method,
+            self._integration(require_key=require_key, key_includes_route=key_includes_route),
+            request_parameters={f"method.request.header.{KEY_HEADER}": require_key},
+            request_validator=self.api.add_request_validator(
+                "Validator", validate_request_parameters=True, validate_request_body=True
+            ),
+            request_models={"application/json": self._body_model()},
+            method_responses=[
+                apigw.MethodResponse(
+                    status_code=str(status),
+                    response_parameters=(
+                        {"method.response.header.Retry-After": True}
+                        if status == StatusMap.IN_PROGRESS
+                        else None
+                    ),
+                )
+                for status in self.statuses.statuses()
+            ],
+            authorization_type=apigw.AuthorizationType.IAM,
+            api_key_required=api_key_required,
+        )
+        if api_key_required:
+            plan = self.api.add_usage_plan(
+                "UsagePlan",
+                throttle=apigw.ThrottleSettings(
+                    rate_limit=throttling_rate_limit, burst_limit=throttling_burst_limit
+                ),
+                api_stages=[
+                    apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)
+                ],
+            )
+            plan.add_api_key(self.api.add_api_key("ApiKey"))
+
+    @staticmethod
+    def _fitting_polls(interval: Duration, max_polls: int | None, retry: RetryPolicy) -> int:
+        """The poll bound: ``max_polls``, or the most that fit; refuse one that does not fit."""
+        seconds = int(interval.to_seconds())
+        budget = INTEGRATION_TIMEOUT_SECONDS - _TIMEOUT_MARGIN_SECONDS
+        fit = max_polls_within(budget, seconds, retry)
+        if fit < 1 or (max_polls is not None and max_polls > fit):
+            wanted = "any poll" if max_polls is None else f"max_polls={max_polls}"
+            raise ValueError(
+                f"{_OWNER}: {wanted} of {seconds} s, with the worst-case retry waits "
+                f"({retry.worst_case_seconds} s per DynamoDB call), cannot end within API "
+                f"Gateway's {INTEGRATION_TIMEOUT_SECONDS} s integration timeout (less "
+                f"{_TIMEOUT_MARGIN_SECONDS} s for the states): lower max_polls to at most "
+                f"{max(fit, 0)}, shorten poll_interval, or pass a smaller dynamodb_retry."
+            )
+        return fit if max_polls is None else max_polls
+
+    def _integration(self, *, require_key: bool, key_includes_route: bool) -> apigw.Integration:
+        role = iam.Role(
+            self,
+            "IntegrationRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="Lets the API start synchronous executions of its workflow",
+        )
+        self.workflow.state_machine.grant_start_sync_execution(role)
+        json = "application/json"
+        return apigw.AwsIntegration(
+            service="states",
+            action="StartSyncExecution",
+            integration_http_method="POST",
+            options=apigw.IntegrationOptions(
+                credentials_role=role,
+                passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+                request_templates={
+                    json: request_template(
+                        self.workflow.state_machine.state_machine_arn,
+                        require_key=require_key,
+                        key_includes_route=key_includes_route,
+                    )
+                },
+                integration_responses=[
+                    apigw.IntegrationResponse(
+                        status_code=str(self.statuses.success),
+                        response_templates={json: execution_response_template(self.statuses)},
+                    ),
+                    apigw.IntegrationResponse(
+                        selection_pattern=r"[45]\d{2}",
+                        status_code=str(StatusMap.MACHINERY_ERROR),
+                        response_templates={json: start_failed_template()},
+                    ),
+                ],
+            ),
+        )
+
+    def _body_model(self) -> apigw.Model:
+        return self.api.add_model(
+            "Body",
+            content_type="application/json",
+            description="The request body: a JSON object",
+            schema=apigw.JsonSchema(
+                schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT
+            ),
+        )
+
+    def _add_bad_request_responses(self) -> None:
+        for id, response_type, template in (
+            ("MissingKey", apigw.ResponseType.BAD_REQUEST_PARAMETERS, MISSING_KEY_TEMPLATE),
+            ("InvalidBody", apigw.ResponseType.BAD_REQUEST_BODY, INVALID_BODY_TEMPLATE),
+        ):
+            self.api.add_gateway_response(
+                id,
+                type=response_type,
+                status_code="400",
+                templates={"application/json": template},
+            )
+
+    @property
+    def url(self) -> str:
+        """The URL of the stage (a token until deployment)."""
+        return self.api.url

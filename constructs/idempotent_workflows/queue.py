@@ -1,0 +1,145 @@
+"""``IdempotentQueue``: the asynchronous style, an SQS queue that starts an idempotent workflow.
+
+An EventBridge Pipe reads the queue and starts the workflow (``FIRE_AND_FORGET``, that is
+``StartExecution``) once per message. SQS and Pipes deliver at least once: a message whose
+delivery times out or fails comes back, and the workflow sees it again. Keyed on the message
+id (or a field of the body), the second execution is a duplicate and the work runs once.
+There is no caller to answer: the result is in the idempotency record (``executionresult``)
+and, for Express, in the execution logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_pipes as pipes
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from .key import IdempotencyKey
+from .table import IdempotencyTable
+from .validation import check_instance, check_removal_policy, fail
+from .workflow import IdempotentWorkflow
+
+#: What the pipe passes on of each SQS message: its id and its body (parsed when it is JSON).
+#: Pipes hands a Step Functions target a JSON array of the batch (here, one message).
+PIPE_INPUT_TEMPLATE: Final = '{"messageId": <$.messageId>, "body": <$.body>}'
+_OWNER: Final = "IdempotentQueue"
+
+
+class IdempotentQueue(Construct):
+    """An SQS queue whose messages each start ``work`` in an ``IdempotentWorkflow``, once.
+
+    Each message starts one execution with ``[{"messageId": ..., "body": ...}]`` as input
+    (an EventBridge Pipe hands Step Functions a JSON array of its batch, here of one message;
+    the body is parsed when it is JSON). The work reads ``$states.input[0].body``. A
+    redelivered message is a duplicate of its first delivery; key on a body field instead
+    (``key_fields=["body.orderId"]``) when producers may send the same request twice.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Construct id.
+    work
+        The work, as for ``IdempotentWorkflow`` (JSONata states).
+    key_fields
+        Input fields that identify a duplicate. Default ``("messageId",)``.
+    workflow_type
+        Default ``StateMachineType.EXPRESS`` (short work, billed by duration).
+    max_receive_count
+        Deliveries of a message before it moves to the dead-letter queue. Default 5.
+    table
+        Passed to ``IdempotentWorkflow``.
+    removal_policy
+        Of the table, log groups and queues created here. Default ``RETAIN``.
+
+    Attributes
+    ----------
+    queue, dead_letter_queue : aws_sqs.Queue
+        The queue to send to, and where messages go after ``max_receive_count`` deliveries.
+    workflow : IdempotentWorkflow
+        The workflow the pipe starts.
+    pipe : aws_pipes.CfnPipe
+        The pipe from the queue to the workflow.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        work: sfn.IChainable,
+        key_fields: Sequence[str] = ("messageId",),
+        workflow_type: sfn.StateMachineType = sfn.StateMachineType.EXPRESS,
+        max_receive_count: int = 5,
+        table: dynamodb.ITable | IdempotencyTable | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        if isinstance(key_fields, str):
+            raise fail(_OWNER, "key_fields", "a sequence", key_fields, f"pass [{key_fields!r}]")
+        check_instance(_OWNER, "max_receive_count", max_receive_count, int, "pass for example 5")
+        check_removal_policy(_OWNER, removal_policy)
+        super().__init__(scope, id)
+        self.workflow = IdempotentWorkflow(
+            self,
+            "Workflow",
+            work=work,
+            table=table,
+            key=IdempotencyKey.from_fields(*key_fields),
+            workflow_type=workflow_type,
+            removal_policy=removal_policy,
+        )
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=max_receive_count, queue=self.dead_letter_queue
+            ),
+            removal_policy=removal_policy,
+        )
+        role = iam.Role(
+            self,
+            "PipeRole",
+            assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"),
+            description="Reads the queue and starts the idempotent workflow",
+        )
+        self.queue.grant_consume_messages(role)
+        self.workflow.state_machine.grant_start_execution(role)
+        self.pipe = pipes.CfnPipe(
+            self,
+            "Pipe",
+            role_arn=role.role_arn,
+            source=self.queue.queue_arn,
+            source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
+                sqs_queue_parameters=pipes.CfnPipe.PipeSourceSqsQueueParametersProperty(
+                    batch_size=1
+                )
+            ),
+            target=self.workflow.state_machine.state_machine_arn,
+            target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(
+                input_template=PIPE_INPUT_TEMPLATE,
+                step_function_state_machine_parameters=(
+                    pipes.CfnPipe.PipeTargetStateMachineParametersProperty(
+                        invocation_type="FIRE_AND_FORGET"
+                    )
+                ),
+            ),
+        )
+        self.pipe.node.add_dependency(role)
