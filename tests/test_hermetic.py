@@ -96,3 +96,9 @@ def test_closing_the_engine_stops_what_still_runs_before_restoring(
     time.sleep(1.5)  # the handler's latency has passed: nothing of it is left to restore
     assert aws_settings() == hostile_environment
     assert work.invocations <= 1
+
+
+def test_closing_the_engine_after_a_state_machine_was_deleted(example_stacks):
+    with LocalEngine() as engine:
+        deployed = engine.deploy(example_stacks["TransactionStandard"])
+        engine.sfn.delete_state_machine(stateMachineArn=deployed.state_machine())

@@ -365,9 +365,15 @@ class LocalEngine:
         An execution that outlived the engine would call the services after the mocks and the
         hermetic environment are gone: with the user's credentials, against AWS.
         """
+        machines = {
+            machine["stateMachineArn"]
+            for page in self.sfn.get_paginator("list_state_machines").paginate()
+            for machine in page["stateMachines"]
+        }
         running = [
             execution["executionArn"]
             for _, machine in self._machines
+            if machine in machines  # a test may have deleted one
             for page in self.sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=machine, statusFilter="RUNNING"
             )
