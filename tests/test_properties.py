@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from conftest import new_app
 from hypothesis import example, given
 from hypothesis import strategies as st
+from jsonata_reference import same_json
 
 from idempotent_workflows import IdempotentWorkflow, RecordStatus
 from idempotent_workflows import ProtocolState as S
@@ -42,19 +43,6 @@ def reordered(value):
     if isinstance(value, list):
         return [reordered(item) for item in value]
     return value
-
-
-def same_json(a, b) -> bool:
-    """JSON equality: 1 equals 1.0, but true is not 1 and key order does not matter."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(map(same_json, a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
 
 
 @pytest.fixture(scope="module")
