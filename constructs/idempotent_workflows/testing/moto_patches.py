@@ -242,10 +242,15 @@ def _reused_clients(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # One lock for every item operation: moto's conditional writes are not atomic across threads,
 # and concurrency results are only true when a condition and its write happen as one step.
+# Reads of many items take it too: moto builds an updated item attribute by attribute, and a
+# scan in between saw an item without its status.
 _ITEM_LOCK: Final = threading.RLock()
 _ITEM_OPERATIONS: Final = (
     "put_item",
     "get_item",
+    "scan",
+    "query",
+    "batch_get_item",
     "update_item",
     "delete_item",
     "transact_write_items",
