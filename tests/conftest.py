@@ -27,13 +27,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ROOT = Path(__file__).resolve().parents[1]
 CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 #: The stacks app.py synthesizes.
-EXAMPLE_STACKS = [
+#: The example stacks built on ``IdempotentWorkflow``: one protocol around the whole work.
+WORKFLOW_STACKS = [
     "IdempotentWorkflowStandard",
     "IdempotentWorkflowExpress",
     "TransactionStandard",
     "TransactionExpress",
     "PaymentsApi",
 ]
+#: Every stack of app.py.
+EXAMPLE_STACKS = [*WORKFLOW_STACKS, "OrderFlow"]
 
 
 def new_app() -> App:

@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Annotations, Match, Template
-from conftest import EXAMPLE_STACKS, as_list, new_app, only_definition, template_json
+from conftest import WORKFLOW_STACKS, as_list, new_app, only_definition, template_json
 
 from idempotent_workflows import (
     IdempotencyKey,
@@ -37,7 +37,7 @@ def tasks_outside_work(definition: dict) -> list[str]:
 
 @pytest.mark.parametrize(
     "name",
-    EXAMPLE_STACKS,
+    WORKFLOW_STACKS,
 )
 def test_protocol_states(example_stacks, name):
     definition = only_definition(example_stacks[name])

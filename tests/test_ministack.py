@@ -26,7 +26,7 @@ from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from conftest import CONTEXT, EXAMPLE_STACKS
+from conftest import CONTEXT, EXAMPLE_STACKS, WORKFLOW_STACKS
 
 from idempotent_workflows import IdempotentWorkflow
 from idempotent_workflows import ProtocolState as S
@@ -165,7 +165,7 @@ def test_every_example_stack_is_deployed_through_the_cdk_cli(deployed: MiniStack
     assert cloudformation.describe_stacks(StackName="CDKToolkit")["Stacks"]
 
 
-@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+@pytest.mark.parametrize("stack", WORKFLOW_STACKS)
 def test_first_run_and_duplicate_on_each_deployed_state_machine(deployed: MiniStack, stack: str):
     execution_input = (
         {**PURCHASE, "TransactionId": f"first-{stack}"}

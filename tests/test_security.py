@@ -134,10 +134,12 @@ def test_state_machine_role_is_least_privilege(templates, name):
     template = templates[name]
     (table,) = logical_ids(template, "AWS::DynamoDB::Table")
     functions = logical_ids(template, "AWS::Lambda::Function")
+    queues = logical_ids(template, "AWS::SQS::Queue")
+    topics = logical_ids(template, "AWS::SNS::Topic")
     (role,) = {
         logical_id
         for logical_id in logical_ids(template, "AWS::IAM::Role")
-        if "WorkflowStateMachineRole" in logical_id
+        if "StateMachineRole" in logical_id
     }
     statements = policies_of(template, role)
     assert statements
@@ -153,12 +155,17 @@ def test_state_machine_role_is_least_privilege(templates, name):
         elif actions == {"lambda:InvokeFunction"}:
             invoked = {function_of(resource) for resource in resources}
             assert invoked and invoked <= functions
+        elif actions == {"sqs:SendMessage"}:  # the order flow's warehouse queue, and only it
+            (resource,) = resources
+            assert resource["Fn::GetAtt"][0] in queues and "DeadLetters" not in text
+        elif actions == {"sns:Publish"}:
+            assert resources in ([{"Ref": topic}] for topic in topics)
         else:
             pytest.fail(f"unexpected statement {statement}")
 
 
 @pytest.mark.parametrize(
-    "name", ["IdempotentWorkflowStandard", "TransactionExpress", "PaymentsApi"]
+    "name", ["IdempotentWorkflowStandard", "TransactionExpress", "PaymentsApi", "OrderFlow"]
 )
 def test_lambda_roles_write_their_own_logs_and_nothing_else(templates, name):
     template = templates[name]

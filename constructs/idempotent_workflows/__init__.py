@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from . import record
     from .api import IdempotentApi
     from .api_templates import StatusMap
+    from .callback import wait_for_callback
     from .key import IdempotencyKey
+    from .notification import FailureNotification
     from .protocol import IdempotencyProtocol
     from .queue import IdempotentQueue
     from .record import IdempotencyError, RecordStatus
@@ -33,6 +35,7 @@ __version__ = "0.2.0"
 
 #: Where each public name is defined (``None``: the name is a submodule).
 _EXPORTS: Final[dict[str, str | None]] = {
+    "FailureNotification": "notification",
     "IdempotencyError": "record",
     "IdempotencyKey": "key",
     "IdempotencyProtocol": "protocol",
@@ -48,9 +51,11 @@ _EXPORTS: Final[dict[str, str | None]] = {
     "acknowledge_findings": "security",
     "mask_asset_hashes": "snapshots",
     "record": None,
+    "wait_for_callback": "callback",
 }
 
 __all__ = [
+    "FailureNotification",
     "IdempotencyError",
     "IdempotencyKey",
     "IdempotencyProtocol",
@@ -67,6 +72,7 @@ __all__ = [
     "acknowledge_findings",
     "mask_asset_hashes",
     "record",
+    "wait_for_callback",
 ]
 
 

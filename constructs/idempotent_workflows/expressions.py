@@ -98,3 +98,11 @@ def fingerprint(material: str) -> str:
 def seconds_from_now(seconds: int) -> str:
     """JSONata for the epoch time ``seconds`` after now, as the string DynamoDB numbers take."""
     return f"$string({NOW} + {seconds})"
+
+
+def cause_of(error: str) -> str:
+    """JSONata for the ``Cause`` of the error output ``error``, or a note when it has none.
+
+    A Fail state needs a string; ``SendTaskFailure`` and some service errors give no cause.
+    """
+    return f"$exists({error}.Cause) ? {error}.Cause : '(no cause given)'"

@@ -15,6 +15,7 @@ from constructs import Construct
 from . import record as r
 from .expressions import (
     NOW,
+    cause_of,
     fingerprint,
     idempotency_key,
     jsonata,
@@ -25,7 +26,7 @@ from .expressions import (
 from .jsonata_work import JsonataWork
 from .key import IdempotencyKey, field_selection
 from .props import as_table, check_protocol_props
-from .retry import RetryPolicy
+from .retry import CATCH_ALL, RetryPolicy
 from .states import ProtocolState as S
 from .table import IdempotencyTable
 
@@ -45,8 +46,6 @@ DEFAULT_LEASE: Final[Mapping[sfn.StateMachineType, Duration]] = {
 }
 
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
-# States.ALL does not catch States.DataLimitExceeded; it must be named on its own.
-_ALL_ERRORS: Final = (["States.DataLimitExceeded"], ["States.ALL"])
 _OWNER: Final = "IdempotencyProtocol"
 
 
@@ -241,9 +240,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self,
             S.FAIL_WITH_WORK_ERROR,
             error=jsonata(f"${ERROR_VARIABLE}.Error"),
-            cause=jsonata(
-                f"$exists(${ERROR_VARIABLE}.Cause) ? ${ERROR_VARIABLE}.Cause : '(no cause given)'"
-            ),
+            cause=jsonata(cause_of(f"${ERROR_VARIABLE}")),
         )
         lock_lost = sfn.Fail.jsonata(
             self,
@@ -303,10 +300,10 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self, S.RUN_WORK, outputs=jsonata("$states.result[0]")
         ).branch(work)
         self.node.add_validation(JsonataWork(_OWNER, run_work))
-        for errors in _ALL_ERRORS:
+        for errors in CATCH_ALL:
             run_work.add_catch(
                 record_failure,
-                errors=errors,
+                errors=list(errors),
                 assign={ERROR_VARIABLE: jsonata("$states.errorOutput")},
             )
 
@@ -318,10 +315,10 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             result=to_json("$states.input"),
         )
         store_result.add_catch(lock_lost, errors=[_CONDITIONAL_CHECK_FAILED])
-        for errors in _ALL_ERRORS:
+        for errors in CATCH_ALL:
             store_result.add_catch(
                 record_failure,
-                errors=errors,
+                errors=list(errors),
                 assign={
                     ERROR_VARIABLE: jsonata(
                         f"{{'Error': {literal(r.IdempotencyError.RESULT_NOT_STORED.value)},"

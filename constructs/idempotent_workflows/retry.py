@@ -1,8 +1,9 @@
-"""How the protocol's own DynamoDB calls retry transient errors (throttling, 5xx)."""
+"""How service calls retry transient errors (throttling, 5xx), and how states catch the rest."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -23,6 +24,31 @@ TRANSIENT_DYNAMODB_ERRORS: Final = (
     "DynamoDB.ServiceUnavailable",
     "DynamoDB.ServiceUnavailableException",
 )
+#: Transient errors of the optimized SQS integration (``sqs:sendMessage``), named as above:
+#: throttling, KMS throttling of an encrypted queue, server faults and the SDK's network errors.
+TRANSIENT_SQS_ERRORS: Final = (
+    "SQS.RequestThrottled",
+    "SQS.ThrottlingException",
+    "SQS.KmsThrottled",
+    "SQS.KmsThrottledException",
+    "SQS.InternalError",
+    "SQS.InternalErrorException",
+    "SQS.ServiceUnavailable",
+    "SQS.SdkClientException",
+)
+#: Transient errors of the optimized SNS integration (``sns:publish``), named as above.
+TRANSIENT_SNS_ERRORS: Final = (
+    "SNS.Throttled",
+    "SNS.ThrottledException",
+    "SNS.KMSThrottling",
+    "SNS.KMSThrottlingException",
+    "SNS.InternalError",
+    "SNS.InternalErrorException",
+    "SNS.SdkClientException",
+)
+#: Error lists that together catch every error: ``States.ALL`` does not match
+#: ``States.DataLimitExceeded`` (an output over 256 KiB), which must be named on its own.
+CATCH_ALL: Final = (("States.DataLimitExceeded",), ("States.ALL",))
 
 
 def _seconds(name: str, value: Duration) -> int:
@@ -44,7 +70,7 @@ def _seconds(name: str, value: Duration) -> int:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry of the protocol's DynamoDB calls on transient errors: exponential, full jitter.
+    """Retry of a service call on transient errors: exponential backoff, full jitter.
 
     Step Functions waits a random time between 0 and ``interval * backoff_rate ** n``
     (at most ``max_delay``) before retry ``n + 1``. The defaults absorb a throttling burst on
@@ -96,12 +122,23 @@ class RetryPolicy:
             for retry in range(self.max_attempts)
         )
 
-    def apply(self, task: sfn.TaskStateBase) -> None:
-        """Add the Retry to a DynamoDB task of the protocol (nothing when off)."""
+    def apply(
+        self, task: sfn.TaskStateBase, errors: Sequence[str] = TRANSIENT_DYNAMODB_ERRORS
+    ) -> None:
+        """Add the Retry to a task (nothing when off).
+
+        Parameters
+        ----------
+        task
+            The task to retry.
+        errors
+            The error names to retry. Default ``TRANSIENT_DYNAMODB_ERRORS`` (the protocol's
+            calls); ``TRANSIENT_SQS_ERRORS`` and ``TRANSIENT_SNS_ERRORS`` serve those services.
+        """
         if self.max_attempts == 0:
             return
         task.add_retry(
-            errors=list(TRANSIENT_DYNAMODB_ERRORS),
+            errors=list(errors),
             interval=self.interval,
             max_attempts=self.max_attempts,
             backoff_rate=self.backoff_rate,

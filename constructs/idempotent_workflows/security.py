@@ -12,11 +12,11 @@ from typing import Any, Final, cast
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct
 
 from .api import IdempotentApi
 from .queue import IdempotentQueue
-from .workflow import IdempotentWorkflow
 
 #: Actions granted on ``"*"`` because IAM offers no resource-level permission for them.
 UNSCOPED_ACTIONS: Final = frozenset(
@@ -99,12 +99,14 @@ def _acknowledge_api(api: IdempotentApi) -> list[str]:
 
 
 def acknowledge_findings(scope: IConstruct) -> list[str]:
-    """Acknowledge the expected cdk-nag findings of every ``IdempotentWorkflow`` in ``scope``.
+    """Acknowledge the expected cdk-nag findings of the workflows in ``scope``.
 
-    Call it once, after building the app and before ``app.synth()``. Covers each workflow's
-    state machine role (X-Ray and log-delivery wildcards, versions of the functions it
-    invokes) and each Lambda function the workflow invokes (no DLQ under synchronous
-    invocation; X-Ray wildcard). Functions the workflow does not invoke are left alone. For
+    Call it once, after building the app and before ``app.synth()``. Covers the role of each
+    state machine (an ``IdempotentWorkflow``'s or one that embeds an ``IdempotencyProtocol``
+    or other states: X-Ray and log-delivery wildcards, versions of the functions it invokes)
+    and each Lambda function a state machine invokes (no DLQ under synchronous invocation;
+    X-Ray wildcard). Each acknowledgment is made only while the finding is exactly the
+    expected one; functions no state machine invokes are left alone. For
     each ``IdempotentApi``: execution logging and WAF on its stage (APIG6, APIG3) and the
     Cognito authorizer on its IAM-authorized method (COG4). For each ``IdempotentQueue``: no
     redrive policy on its dead-letter queue (Serverless-SQSRedrivePolicy).
@@ -130,10 +132,10 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
             acknowledged += _acknowledge_api(construct)
         elif isinstance(construct, IdempotentQueue):
             acknowledged += _acknowledge_queue(construct)
-    for workflow in scope.node.find_all():
-        if not isinstance(workflow, IdempotentWorkflow):
+    for state_machine in scope.node.find_all():
+        if not isinstance(state_machine, sfn.StateMachine):
             continue
-        statements = _statements(workflow.state_machine.role)
+        statements = _statements(state_machine.role)
         invoked = _invoked_function_ids(statements)
         acks = [
             Acknowledgment(
@@ -142,9 +144,9 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
             )
             for logical_id in invoked
         ]
-        acknowledged += _acknowledge(workflow.state_machine.role, statements, acks)
+        acknowledged += _acknowledge(state_machine.role, statements, acks)
         for logical_id in invoked:
-            function = functions.get((Stack.of(workflow), logical_id))
+            function = functions.get((Stack.of(state_machine), logical_id))
             if function is None:
                 continue
             acknowledged += _acknowledge(function.role, _statements(function.role), [])

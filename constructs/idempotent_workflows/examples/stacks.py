@@ -16,6 +16,7 @@ from ..functions import handler_function
 from ..key import IdempotencyKey
 from ..router import TransactionRouter
 from ..workflow import IdempotentWorkflow
+from .order_flow import OrderFlowStack
 
 #: cdk.json context key: the workflow types to deploy each example as.
 WORKFLOW_TYPES_CONTEXT: Final = "idempotent-workflows:workflowTypes"
@@ -275,7 +276,8 @@ def add_example_stacks(
 
     Stacks are named ``IdempotentWorkflow<Type>`` and ``Transaction<Type>``, for example
     ``IdempotentWorkflowStandard`` and ``TransactionExpress``, plus ``PaymentsApi`` (always
-    Express: a synchronous HTTP API).
+    Express: a synchronous HTTP API) and ``OrderFlow`` (always Standard: it waits for a
+    callback).
     """
     stacks: list[Stack] = []
     for workflow_type in types if types is not None else workflow_types(app):
@@ -285,4 +287,5 @@ def add_example_stacks(
         )
         stacks.append(TransactionStack(app, f"Transaction{suffix}", workflow_type=workflow_type))
     stacks.append(PaymentsApiStack(app, "PaymentsApi"))
+    stacks.append(OrderFlowStack(app, "OrderFlow"))
     return stacks

@@ -1,0 +1,126 @@
+"""The callback pattern: send a task token to a queue and sleep until someone answers with it."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .expressions import jsonata, literal
+from .retry import TRANSIENT_SQS_ERRORS, RetryPolicy
+from .validation import check_duration, check_instance, check_interface
+
+#: Field of the message body that carries the task token, unless another is named.
+TOKEN_FIELD: Final = "TaskToken"
+#: Longest time a Standard execution (and so a callback) may last: one year.
+_YEAR_SECONDS: Final = 365 * 24 * 3600
+_OWNER: Final = "wait_for_callback"
+
+
+def _whole_seconds(name: str, value: Duration) -> int:
+    if value is None:
+        raise TypeError(f"{_OWNER}: {name} is required: pass for example {name}=Duration.hours(1).")
+    check_duration(_OWNER, name, value)
+    seconds = value.to_seconds()
+    if seconds != int(seconds) or not 1 <= seconds <= _YEAR_SECONDS:
+        raise ValueError(
+            f"{_OWNER}: {name} must be a whole number of seconds from 1 s to a year (Step "
+            f"Functions counts task timeouts in seconds), got {seconds} s."
+        )
+    return int(seconds)
+
+
+def wait_for_callback(
+    scope: Construct,
+    id: str,
+    *,
+    queue: sqs.IQueue,
+    message: str,
+    timeout: Duration,
+    heartbeat: Duration | None = None,
+    token_field: str = TOKEN_FIELD,
+    outputs: str | None = None,
+    retry: RetryPolicy | None = None,
+) -> tasks.SqsSendMessage:
+    """A JSONata task that sends ``message`` with a task token to ``queue`` and waits.
+
+    The execution sleeps (a Standard one costs nothing while it waits) until a worker answers
+    with ``SendTaskSuccess`` (its output becomes the task's result), ``SendTaskFailure`` (the
+    task fails with the worker's error and cause), or the time runs out: no answer within
+    ``timeout`` fails it with ``States.Timeout``; no ``SendTaskHeartbeat`` within ``heartbeat``
+    fails it with ``States.HeartbeatTimeout``. Sending the message retries SQS's transient
+    errors; the waiting itself is never retried, so a rejection or a timeout reaches the
+    task's Catch at once. Express workflows cannot wait for a callback: use it in Standard ones.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Construct id (the state's name).
+    queue
+        Where the message goes; the worker reads it there.
+    message
+        JSONata expression (without ``{% %}``) for the message: an object, to which the token
+        is added under ``token_field``. Example: ``"{'OrderId': $states.input.OrderId}"``.
+    timeout
+        Longest wait for the answer, in whole seconds.
+    heartbeat
+        Longest silence between two heartbeats of the worker, shorter than ``timeout``.
+        Default: none (only ``timeout`` applies).
+    token_field
+        Name of the body's field with the token. Default ``"TaskToken"``.
+    outputs
+        JSONata expression (without ``{% %}``) for the task's output. Default: the answer.
+    retry
+        Retry of the send on transient SQS errors. Default ``RetryPolicy()``.
+
+    Returns
+    -------
+    aws_cdk.aws_stepfunctions_tasks.SqsSendMessage
+        The task, to chain and to give a Catch.
+
+    Raises
+    ------
+    TypeError
+        If a prop has the wrong type.
+    ValueError
+        If a duration is not whole seconds between 1 s and a year, or ``heartbeat`` is not
+        shorter than ``timeout``.
+    """
+    check_interface(
+        _OWNER,
+        "queue",
+        queue,
+        members=("queue_url", "queue_arn"),
+        expected="an aws_sqs.IQueue",
+        fix="pass an aws_sqs.Queue",
+    )
+    for name, text in {"message": message, "token_field": token_field}.items():
+        check_instance(_OWNER, name, text, str, "pass a string")
+    check_instance(_OWNER, "outputs", outputs, str, "pass a JSONata expression or omit it")
+    check_instance(_OWNER, "retry", retry, RetryPolicy, "pass a RetryPolicy or omit it")
+    timeout_seconds = _whole_seconds("timeout", timeout)
+    if heartbeat is not None and _whole_seconds("heartbeat", heartbeat) >= timeout_seconds:
+        raise ValueError(
+            f"{_OWNER}: heartbeat ({heartbeat.to_seconds()} s) must be shorter than timeout "
+            f"({timeout_seconds} s), or the heartbeat could never fire first."
+        )
+    task = tasks.SqsSendMessage.jsonata(
+        scope,
+        id,
+        queue=queue,
+        message_body=sfn.TaskInput.from_text(
+            jsonata(f"$merge([{message}, {{{literal(token_field)}: $states.context.Task.Token}}])")
+        ),
+        integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        task_timeout=sfn.Timeout.duration(timeout),
+        heartbeat_timeout=sfn.Timeout.duration(heartbeat) if heartbeat is not None else None,
+        outputs=jsonata(outputs) if outputs is not None else None,
+    )
+    (retry or RetryPolicy()).apply(task, TRANSIENT_SQS_ERRORS)
+    return task

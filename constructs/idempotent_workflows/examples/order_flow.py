@@ -1,0 +1,266 @@
+"""The order flow: a durable Standard workflow composed from the library's pieces.
+
+``ValidateOrder`` (a Lambda function, retried with backoff) → ``ChargePayment`` (the charge,
+inside an ``IdempotencyProtocol`` keyed on the order id) → ``ReserveItems`` (a Map over the
+line items with a concurrency limit) → ``WaitForWarehouse`` (a task token sent to the
+warehouse queue; the execution sleeps until the warehouse answers). Every state's errors go to
+``NotifyFailure`` (an SNS message), which ends the execution with the original error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, cast
+
+from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from ..callback import wait_for_callback
+from ..expressions import jsonata
+from ..functions import handler_function
+from ..key import IdempotencyKey
+from ..notification import FailureNotification
+from ..protocol import IdempotencyProtocol
+from ..table import IdempotencyTable
+from ..validation import check_duration
+
+#: Errors of the order itself: retrying them cannot help.
+INVALID_ORDER: Final = "InvalidOrder"
+#: Default limit on line items reserved at once, so the stock service is not stampeded.
+DEFAULT_MAX_CONCURRENCY: Final = 5
+_OWNER: Final = "OrderFlowStack"
+
+
+def _merged(field: str, value: str) -> str:
+    """JSONata output: the state's input with ``field`` set to ``value``."""
+    return jsonata(f"$merge([$states.input, {{'{field}': {value}}}])")
+
+
+class OrderFlowStack(Stack):
+    """A durable order flow: validate, charge once, reserve, wait for the warehouse.
+
+    Input: ``{"OrderId": "o-1", "Currency": "EUR", "Items": [{"Sku": "A-1", "Quantity": 2,
+    "Price": 10}]}``. Output: the validated order (with ``Total``) plus ``Payment`` (the
+    receipt), ``Reservations`` (one per line item) and ``Shipment`` (the warehouse's answer).
+
+    - ``ValidateOrder`` retries ``States.TaskFailed`` 3 times, 2, 4 and 8 s apart, but never
+      an ``InvalidOrder``.
+    - ``ChargePayment`` charges ``Total`` at most once per ``OrderId``: a retried or duplicated
+      order gets the first charge's receipt; the same id with another total or currency is
+      refused (``Idempotency.PayloadMismatch``).
+    - ``ReserveItems`` reserves at most ``max_concurrency`` line items at a time.
+    - ``WaitForWarehouse`` sends ``{"OrderId", "Reservations", "TaskToken"}`` to
+      :attr:`warehouse_queue` and waits for ``SendTaskSuccess`` (its output is the shipment),
+      ``SendTaskFailure``, a missed heartbeat or the timeout.
+    - ``NotifyFailure`` publishes ``{"OrderId", "Error", "Cause"}`` to :attr:`failure_topic`.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id
+        Stack id.
+    max_concurrency
+        Line items reserved at once. Default 5.
+    warehouse_timeout
+        Longest wait for the warehouse's answer. Default 2 hours.
+    warehouse_heartbeat
+        Longest silence of the warehouse between heartbeats. Default 10 minutes.
+    removal_policy
+        Removal policy of the table and log groups. Default ``DESTROY`` (an example).
+    **kwargs
+        Passed to ``Stack``.
+
+    Attributes
+    ----------
+    warehouse_queue : aws_sqs.Queue
+        Where the warehouse reads its work, each message with a task token.
+    failure_topic : aws_sns.Topic
+        Where failed orders are announced.
+    state_machine : aws_stepfunctions.StateMachine
+        The flow.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        warehouse_timeout: Duration | None = None,
+        warehouse_heartbeat: Duration | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise TypeError(
+                f"{_OWNER}: max_concurrency must be a whole number, got {max_concurrency!r}: "
+                "pass for example max_concurrency=5."
+            )
+        if max_concurrency < 1:
+            raise ValueError(
+                f"{_OWNER}: max_concurrency must be at least 1, got {max_concurrency}: the "
+                "Map's 0 means no limit, which is what this prop is here to prevent."
+            )
+        check_duration(_OWNER, "warehouse_timeout", warehouse_timeout)
+        check_duration(_OWNER, "warehouse_heartbeat", warehouse_heartbeat)
+        super().__init__(scope, id, **kwargs)
+        self._removal_policy = removal_policy
+        self.warehouse_queue = self._warehouse_queue()
+        self.failure_topic = sns.Topic(
+            self,
+            "OrderFailures",
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        failure = FailureNotification(
+            self,
+            "Failure",
+            topic=self.failure_topic,
+            subject="Order failed",
+            details="{'OrderId': $states.input.OrderId}",
+        )
+        validate = self._validate_order()
+        charge = self._charge_payment()
+        reserve = self._reserve_items(max_concurrency)
+        wait = wait_for_callback(
+            self,
+            "WaitForWarehouse",
+            queue=self.warehouse_queue,
+            message=(
+                "{'OrderId': $states.input.OrderId, 'Reservations': $states.input.Reservations}"
+            ),
+            timeout=warehouse_timeout or Duration.hours(2),
+            heartbeat=warehouse_heartbeat or Duration.minutes(10),
+            outputs="$merge([$states.input, {'Shipment': $states.result}])",
+        )
+        failure.catch(validate, charge, reserve, wait)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(
+                validate.next(charge).next(reserve).next(wait)
+            ),
+            query_language=sfn.QueryLanguage.JSONATA,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            logs=sfn.LogOptions(
+                destination=logs.LogGroup(
+                    self,
+                    "Logs",
+                    retention=logs.RetentionDays.ONE_MONTH,
+                    removal_policy=removal_policy,
+                ),
+                level=sfn.LogLevel.ALL,
+            ),
+            tracing_enabled=True,
+        )
+
+    def _function(self, id: str, folder: str, entry: str, description: str) -> Any:
+        return handler_function(
+            self,
+            id,
+            folder=folder,
+            entry=entry,
+            description=description,
+            removal_policy=self._removal_policy,
+        )
+
+    def _warehouse_queue(self) -> sqs.Queue:
+        """The warehouse's queue, with a dead-letter queue for messages it cannot process."""
+        dead_letters = sqs.Queue(
+            self,
+            "WarehouseDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(cast(CfnResource, dead_letters.node.default_child)).acknowledge(
+            Acknowledgment(
+                id="Serverless::Serverless-SQSRedrivePolicy",
+                reason="The warehouse queue's dead-letter queue: messages land here after "
+                "five failed receives, for people to inspect; another would only move them.",
+            )
+        )
+        return sqs.Queue(
+            self,
+            "WarehouseQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=dead_letters),
+        )
+
+    def _validate_order(self) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke.jsonata(
+            self,
+            "ValidateOrder",
+            lambda_function=self._function(
+                "ValidateOrderFunction", "orders", "validate", "Validates and prices an order"
+            ),
+            outputs=jsonata("$states.result.Payload"),
+        )
+        # The first matching retrier decides: an invalid order is never retried.
+        task.add_retry(errors=[INVALID_ORDER], max_attempts=0)
+        task.add_retry(
+            errors=["States.TaskFailed"],
+            interval=Duration.seconds(2),
+            max_attempts=3,
+            backoff_rate=2,
+        )
+        return task
+
+    def _charge_payment(self) -> sfn.Parallel:
+        """The charge inside the idempotency protocol, wrapped so that its errors are caught."""
+        charge = tasks.LambdaInvoke.jsonata(
+            self,
+            "Charge",
+            lambda_function=self._function(
+                "ChargeFunction", "payments", "charge", "Charges the total of an order"
+            ),
+            payload=sfn.TaskInput.from_object(
+                {
+                    "body": {
+                        "amount": jsonata("$states.input.Total"),
+                        "currency": jsonata("$states.input.Currency"),
+                    }
+                }
+            ),
+            outputs=jsonata("$states.result.Payload"),
+        )
+        protocol = IdempotencyProtocol(
+            self,
+            "PaymentProtocol",
+            work=charge,
+            table=IdempotencyTable(self, "Payments", removal_policy=self._removal_policy),
+            key=IdempotencyKey.from_fields("OrderId"),
+            payload_fields=("Total", "Currency"),
+        )
+        return sfn.Parallel.jsonata(
+            self, "ChargePayment", outputs=_merged("Payment", "$states.result[0]")
+        ).branch(protocol)
+
+    def _reserve_items(self, max_concurrency: int) -> sfn.Map:
+        reserve = tasks.LambdaInvoke.jsonata(
+            self,
+            "ReserveItem",
+            lambda_function=self._function(
+                "ReserveItemFunction", "orders", "reserve", "Reserves one line item in stock"
+            ),
+            outputs=jsonata("$states.result.Payload"),
+        )
+        reservations = sfn.Map.jsonata(
+            self,
+            "ReserveItems",
+            items=sfn.ProvideItems.jsonata("{% $states.input.Items %}"),
+            item_selector={
+                "OrderId": jsonata("$states.input.OrderId"),
+                "Item": jsonata("$states.context.Map.Item.Value"),
+            },
+            max_concurrency=max_concurrency,
+            outputs=_merged("Reservations", "$states.result"),
+        )
+        return reservations.item_processor(reserve)
