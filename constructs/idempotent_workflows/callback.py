@@ -12,26 +12,13 @@ from constructs import Construct
 
 from .expressions import jsonata, literal
 from .retry import TRANSIENT_SQS_ERRORS, RetryPolicy
-from .validation import check_duration, check_instance, check_interface
+from .validation import check_instance, check_interface, whole_seconds
 
 #: Field of the message body that carries the task token, unless another is named.
 TOKEN_FIELD: Final = "TaskToken"
 #: Longest time a Standard execution (and so a callback) may last: one year.
 _YEAR_SECONDS: Final = 365 * 24 * 3600
 _OWNER: Final = "wait_for_callback"
-
-
-def _whole_seconds(name: str, value: Duration) -> int:
-    if value is None:
-        raise TypeError(f"{_OWNER}: {name} is required: pass for example {name}=Duration.hours(1).")
-    check_duration(_OWNER, name, value)
-    seconds = value.to_seconds()
-    if seconds != int(seconds) or not 1 <= seconds <= _YEAR_SECONDS:
-        raise ValueError(
-            f"{_OWNER}: {name} must be a whole number of seconds from 1 s to a year (Step "
-            f"Functions counts task timeouts in seconds), got {seconds} s."
-        )
-    return int(seconds)
 
 
 def wait_for_callback(
@@ -89,8 +76,8 @@ def wait_for_callback(
     TypeError
         If a prop has the wrong type.
     ValueError
-        If a duration is not whole seconds between 1 s and a year, or ``heartbeat`` is not
-        shorter than ``timeout``.
+        If a duration is not a whole number of seconds from 1 s (``timeout``: to a year), or
+        ``heartbeat`` is not shorter than ``timeout``.
     """
     check_interface(
         _OWNER,
@@ -104,12 +91,14 @@ def wait_for_callback(
         check_instance(_OWNER, name, text, str, "pass a string")
     check_instance(_OWNER, "outputs", outputs, str, "pass a JSONata expression or omit it")
     check_instance(_OWNER, "retry", retry, RetryPolicy, "pass a RetryPolicy or omit it")
-    timeout_seconds = _whole_seconds("timeout", timeout)
-    if heartbeat is not None and _whole_seconds("heartbeat", heartbeat) >= timeout_seconds:
-        raise ValueError(
-            f"{_OWNER}: heartbeat ({heartbeat.to_seconds()} s) must be shorter than timeout "
-            f"({timeout_seconds} s), or the heartbeat could never fire first."
-        )
+    timeout_seconds = whole_seconds(_OWNER, "timeout", timeout, maximum=_YEAR_SECONDS)
+    if heartbeat is not None:
+        heartbeat_seconds = whole_seconds(_OWNER, "heartbeat", heartbeat)
+        if heartbeat_seconds >= timeout_seconds:
+            raise ValueError(
+                f"{_OWNER}: heartbeat ({heartbeat_seconds} s) must be shorter than timeout "
+                f"({timeout_seconds} s), or the heartbeat could never fire first."
+            )
     task = tasks.SqsSendMessage.jsonata(
         scope,
         id,

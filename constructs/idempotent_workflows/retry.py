@@ -10,6 +10,8 @@ from typing import Final
 from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 
+from .validation import whole_seconds
+
 #: Errors of the optimized DynamoDB integration that are worth another try: throttling and
 #: server-side faults. Reports differ on whether Step Functions names them by the API's error
 #: code or by the SDK's exception class, so both spellings are listed. A failed condition
@@ -52,20 +54,7 @@ CATCH_ALL: Final = (("States.DataLimitExceeded",), ("States.ALL",))
 
 
 def _seconds(name: str, value: Duration) -> int:
-    if not isinstance(value, Duration):
-        raise TypeError(
-            f"RetryPolicy: {name} must be an aws_cdk.Duration, got {type(value).__name__} "
-            f"{value!r}: pass {name}=Duration.seconds(1)."
-        )
-    seconds, rest = divmod(value.to_milliseconds(), 1000)
-    if rest:
-        raise ValueError(
-            f"RetryPolicy: {name} must be a whole number of seconds (Step Functions counts "
-            f"retry waits in seconds), got {value.to_milliseconds()} ms."
-        )
-    if seconds < 1:
-        raise ValueError(f"RetryPolicy: {name} must be at least 1 second, got {seconds} s.")
-    return int(seconds)
+    return whole_seconds("RetryPolicy", name, value)
 
 
 @dataclass(frozen=True)

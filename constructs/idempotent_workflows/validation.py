@@ -72,3 +72,24 @@ def check_interface(
     """
     if value is not None and not all(hasattr(value, member) for member in members):
         raise fail(owner, prop, expected, value, fix)
+
+
+def whole_seconds(owner: str, prop: str, value: Any, *, maximum: int | None = None) -> int:
+    """``value`` (a ``Duration``) in seconds; raise unless it is a whole number from 1 up.
+
+    Step Functions counts retry waits and task timeouts in whole seconds.
+    """
+    if value is None:
+        raise TypeError(f"{owner}: {prop} is required: pass for example {prop}=Duration.hours(1).")
+    check_duration(owner, prop, value)
+    seconds, rest = divmod(value.to_milliseconds(), 1000)
+    if rest:
+        raise ValueError(
+            f"{owner}: {prop} must be a whole number of seconds (Step Functions counts it in "
+            f"seconds), got {value.to_milliseconds()} ms."
+        )
+    if seconds < 1:
+        raise ValueError(f"{owner}: {prop} must be at least 1 second, got {seconds} s.")
+    if maximum is not None and seconds > maximum:
+        raise ValueError(f"{owner}: {prop} must be at most {maximum} s, got {seconds} s.")
+    return int(seconds)
