@@ -1,0 +1,110 @@
+"""A warehouse simulator: the external system that the order flow waits for.
+
+It reads the warehouse queue, takes its time, and answers each order with the message's task
+token: ``SendTaskSuccess`` with a shipment, ``SendTaskFailure`` for a rejection, or nothing at
+all (the flow then times out). It talks to SQS and Step Functions through boto3 clients, so it
+serves the local engine and a deployed stack (MiniStack) alike.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final
+
+from ..callback import TOKEN_FIELD
+
+#: Error name of a rejected order, as the flow's Catch and the notification see it.
+REJECTED_ERROR: Final = "Warehouse.Rejected"
+
+
+class Answer(Enum):
+    """What the warehouse does with an order."""
+
+    SHIP = "ship"
+    """Heartbeat, then ``SendTaskSuccess`` with ``{"ShipmentId", "OrderId"}``."""
+    REJECT = "reject"
+    """``SendTaskFailure`` with ``Warehouse.Rejected``."""
+    IGNORE = "ignore"
+    """No answer: the flow's heartbeat or timeout fires."""
+
+
+@dataclass
+class WarehouseSimulator:
+    """Answers the order flow's warehouse messages from a background thread.
+
+    Use it as a context manager around the executions it should serve.
+
+    Parameters
+    ----------
+    sqs, stepfunctions
+        boto3 clients of the SQS and Step Functions the flow runs on.
+    queue_url
+        The warehouse queue.
+    answers
+        Answer per ``OrderId``; others get ``default``.
+    default
+        Answer to orders not in ``answers``. Default ``Answer.SHIP``.
+    delay
+        Seconds the warehouse takes before it answers. Default 0.05.
+
+    Attributes
+    ----------
+    answered : dict of str to Answer
+        What it did with each order it read, by ``OrderId``.
+    """
+
+    sqs: Any
+    stepfunctions: Any
+    queue_url: str
+    answers: Mapping[str, Answer] = field(default_factory=dict)
+    default: Answer = Answer.SHIP
+    delay: float = 0.05
+    answered: dict[str, Answer] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def __enter__(self) -> WarehouseSimulator:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, name="warehouse", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            reply = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            for message in reply.get("Messages", []):
+                self._answer(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    def _answer(self, order: dict[str, Any]) -> None:
+        order_id, token = order["OrderId"], order[TOKEN_FIELD]
+        answer = self.answers.get(order_id, self.default)
+        self.answered[order_id] = answer
+        if answer is Answer.IGNORE:
+            return
+        self.stepfunctions.send_task_heartbeat(taskToken=token)
+        self._stop.wait(self.delay)
+        if answer is Answer.SHIP:
+            shipment = {"ShipmentId": str(uuid.uuid4()), "OrderId": order_id}
+            self.stepfunctions.send_task_success(taskToken=token, output=json.dumps(shipment))
+        else:
+            items = len(order.get("Reservations", []))
+            self.stepfunctions.send_task_failure(
+                taskToken=token,
+                error=REJECTED_ERROR,
+                cause=f"The warehouse cannot ship order {order_id} ({items} line items).",
+            )

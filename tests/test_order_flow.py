@@ -1,0 +1,259 @@
+"""The order flow (examples.order_flow) on the local engine: what ran, what it returned."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from aws_cdk import Duration
+from conftest import new_app, only_definition
+
+from idempotent_workflows.examples import OrderFlowStack
+from idempotent_workflows.examples.warehouse import REJECTED_ERROR, Answer, WarehouseSimulator
+from idempotent_workflows.retry import TRANSIENT_SQS_ERRORS
+
+ITEMS = [{"Sku": "A-1", "Quantity": 2, "Price": 10}, {"Sku": "B-2", "Quantity": 1, "Price": 5.5}]
+
+
+def order(order_id: str, items: list[dict] | None = None) -> dict:
+    return {"OrderId": order_id, "Currency": "EUR", "Items": ITEMS if items is None else items}
+
+
+@pytest.fixture(scope="module")
+def stack() -> OrderFlowStack:
+    return OrderFlowStack(new_app(), "OrderFlow")
+
+
+@pytest.fixture
+def flow(stack, local_engine):
+    return local_engine.deploy(stack)
+
+
+def warehouse(flow, **answers: Answer) -> WarehouseSimulator:
+    engine = flow._engine
+    return WarehouseSimulator(engine.sqs, engine.sfn, flow.queue("WarehouseQueue"), answers)
+
+
+def notifications(flow) -> list[dict]:
+    return [json.loads(message["Message"]) for message in flow.published()]
+
+
+def attempts(execution, state: str) -> int:
+    """Times a state's task was scheduled (first try and retries)."""
+    scheduled, current = 0, None
+    for event in execution.history:
+        if event["type"] == "TaskStateEntered":
+            current = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == "TaskScheduled" and current == state:
+            scheduled += 1
+    return scheduled
+
+
+# -- the definition --------------------------------------------------------------------------
+
+
+def test_every_task_retries_transient_errors_and_every_state_that_can_fail_is_caught(stack):
+    states = only_definition(stack)["States"]
+    for name in ("ValidateOrder", "ChargePayment", "ReserveItems", "WaitForWarehouse"):
+        assert [c["Next"] for c in states[name]["Catch"]] == ["NotifyFailure"] * 2, name
+        assert {e for c in states[name]["Catch"] for e in c["ErrorEquals"]} == {
+            "States.ALL",
+            "States.DataLimitExceeded",
+        }
+    assert "Lambda.ServiceException" in states["ValidateOrder"]["Retry"][0]["ErrorEquals"]
+    reserve = states["ReserveItems"]["ItemProcessor"]["States"]["ReserveItem"]
+    assert "Lambda.ServiceException" in reserve["Retry"][0]["ErrorEquals"]
+    assert states["WaitForWarehouse"]["Retry"][0]["ErrorEquals"] == list(TRANSIENT_SQS_ERRORS)
+    assert (
+        "DynamoDB.ThrottlingException"
+        in (
+            states["ChargePayment"]["Branches"][0]["States"]["AcquireLock"]["Retry"][0][
+                "ErrorEquals"
+            ]
+        )
+    )
+    assert states["NotifyFailure"]["Retry"] and states["NotifyFailure"]["Catch"]
+
+
+def test_validation_retries_with_backoff_but_never_an_invalid_order(stack):
+    retries = only_definition(stack)["States"]["ValidateOrder"]["Retry"]
+    assert retries[1:] == [
+        {"ErrorEquals": ["InvalidOrder"], "MaxAttempts": 0},
+        {
+            "ErrorEquals": ["States.TaskFailed"],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 3,
+            "BackoffRate": 2,
+        },
+    ]
+
+
+def test_the_map_and_the_callback_take_their_limits_from_the_props():
+    stack = OrderFlowStack(
+        new_app(),
+        "Tuned",
+        max_concurrency=2,
+        warehouse_timeout=Duration.days(3),
+        warehouse_heartbeat=Duration.hours(1),
+    )
+    states = only_definition(stack)["States"]
+    assert states["ReserveItems"]["MaxConcurrency"] == 2
+    wait = states["WaitForWarehouse"]
+    assert (wait["TimeoutSeconds"], wait["HeartbeatSeconds"]) == (3 * 86400, 3600)
+    defaults = only_definition(OrderFlowStack(new_app(), "Defaults"))["States"]
+    assert defaults["ReserveItems"]["MaxConcurrency"] == 5
+
+
+@pytest.mark.parametrize(
+    ("props", "error", "message"),
+    [
+        ({"max_concurrency": 0}, ValueError, "max_concurrency must be at least 1"),
+        ({"max_concurrency": "5"}, TypeError, "max_concurrency must be a whole number"),
+        ({"warehouse_timeout": 3600}, TypeError, r"Duration.seconds\(3600\)"),
+        (
+            {"warehouse_heartbeat": Duration.hours(3)},
+            ValueError,
+            r"heartbeat \(10800 s\) must be shorter than timeout \(7200 s\)",
+        ),
+    ],
+)
+def test_bad_props_are_refused_with_the_fix(props, error, message):
+    with pytest.raises(error, match=message):
+        OrderFlowStack(new_app(), "Bad", **props)
+
+
+# -- behaviour on the engine -----------------------------------------------------------------
+
+
+def test_an_order_is_validated_charged_reserved_and_shipped(flow):
+    with warehouse(flow) as simulator:
+        execution = flow.run(order("o-1"))
+    assert execution.status == "SUCCEEDED", execution.cause
+    output = execution.output
+    assert output["Total"] == 25.5 and output["Items"] == ITEMS
+    assert output["Payment"]["status"] == "CHARGED" and output["Payment"]["amount"] == 25.5
+    assert [r["Sku"] for r in output["Reservations"]] == ["A-1", "B-2"]
+    assert output["Shipment"]["OrderId"] == "o-1" and output["Shipment"]["ShipmentId"]
+    assert simulator.answered == {"o-1": Answer.SHIP}
+    assert flow.invocations() == {
+        flow.function("ValidateOrder").logical_id: 1,
+        flow.function("Charge").logical_id: 1,
+        flow.function("ReserveItem").logical_id: 2,
+    }
+    assert notifications(flow) == []
+
+
+def test_validation_that_fails_twice_then_succeeds_takes_three_attempts(flow, local_engine):
+    (machine,) = flow.state_machines
+    local_engine.load_mock_config(
+        {
+            "StateMachines": {machine: {"TestCases": {"Flaky": {"ValidateOrder": "F"}}}},
+            "MockedResponses": {
+                "F": {"0-1": {"Throw": {"Error": "States.TaskFailed", "Cause": "cold start"}}}
+            },
+        }
+    )
+    with warehouse(flow):
+        execution = flow.run(order("o-2"), test_case="Flaky")
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert attempts(execution, "ValidateOrder") == 3
+    assert flow.function("ValidateOrder").invocations == 1  # the third attempt ran it
+
+
+def test_an_invalid_order_is_not_retried_and_is_notified(flow):
+    execution = flow.run({"OrderId": "o-3", "Currency": "EUR", "Items": []})
+    assert (execution.status, execution.error) == ("FAILED", "InvalidOrder")
+    assert "Items must be a list" in execution.cause
+    assert attempts(execution, "ValidateOrder") == 1
+    (notice,) = notifications(flow)
+    assert (notice["OrderId"], notice["Error"]) == ("o-3", "InvalidOrder")
+    assert flow.function("Charge").invocations == 0
+
+
+def test_the_same_order_submitted_twice_at_once_is_charged_once(flow):
+    flow.function("Charge").latency = 0.3
+    with warehouse(flow):
+        executions = [flow.start(order("o-4")) for _ in range(2)]
+        outcomes = [execution.wait() for execution in executions]
+    assert [e.status for e in outcomes] == ["SUCCEEDED", "SUCCEEDED"]
+    assert flow.function("Charge").invocations == 1
+    assert outcomes[0].output["Payment"] == outcomes[1].output["Payment"]
+    (record,) = flow.items()
+    assert record["status"] == "SUCCEEDED"
+
+
+def test_a_repeated_order_gets_the_first_receipt_and_no_new_charge(flow):
+    with warehouse(flow):
+        first, again = flow.run(order("o-5")), flow.run(order("o-5"))
+    assert first.output["Payment"] == again.output["Payment"]
+    assert flow.function("Charge").invocations == 1
+    changed = flow.run(order("o-5", [{"Sku": "A-1", "Quantity": 9, "Price": 10}]))
+    assert (changed.status, changed.error) == ("FAILED", "Idempotency.PayloadMismatch")
+    assert flow.function("Charge").invocations == 1
+
+
+def test_a_declined_payment_is_notified_with_its_error(flow):
+    big = order("o-6", [{"Sku": "GOLD", "Quantity": 1, "Price": 20_000}])
+    execution = flow.run(big)
+    assert (execution.status, execution.error) == ("FAILED", "PaymentDeclined")
+    (notice,) = notifications(flow)
+    assert notice["Error"] == "PaymentDeclined" and "over the limit" in notice["Cause"]
+    assert flow.function("ReserveItem").invocations == 0
+
+
+def test_a_sold_out_item_fails_the_map_and_is_notified(flow):
+    execution = flow.run(order("o-7", [*ITEMS, {"Sku": "SOLD-OUT-9", "Quantity": 1, "Price": 1}]))
+    assert (execution.status, execution.error) == ("FAILED", "OutOfStock")
+    (notice,) = notifications(flow)
+    assert notice["Error"] == "OutOfStock" and "SOLD-OUT-9" in notice["Cause"]
+
+
+def test_a_warehouse_rejection_is_notified_and_fails_the_order(flow):
+    with warehouse(flow, **{"o-8": Answer.REJECT}):
+        execution = flow.run(order("o-8"))
+    assert (execution.status, execution.error) == ("FAILED", REJECTED_ERROR)
+    assert "cannot ship order o-8" in execution.cause
+    (notice,) = notifications(flow)
+    assert (notice["OrderId"], notice["Error"]) == ("o-8", REJECTED_ERROR)
+
+
+def test_a_silent_warehouse_misses_its_heartbeat(flow):
+    with warehouse(flow, **{"o-9": Answer.IGNORE}) as simulator:
+        execution = flow.run(order("o-9"))
+    assert simulator.answered == {"o-9": Answer.IGNORE}
+    assert (execution.status, execution.error) == ("FAILED", "States.HeartbeatTimeout")
+    (notice,) = notifications(flow)
+    assert notice["Error"] == "States.HeartbeatTimeout"
+
+
+def test_a_warehouse_that_beats_but_never_answers_times_out(flow, local_engine):
+    local_engine.wait_scale = 0.0002  # the 2-hour timeout lasts 1.4 s, the heartbeat 0.12 s
+    done = threading.Event()
+
+    def keep_beating() -> None:
+        (message,) = flow.receive("WarehouseQueue", timeout=10)
+        while not done.wait(0.02):
+            local_engine.sfn.send_task_heartbeat(taskToken=message["TaskToken"])
+
+    beater = threading.Thread(target=keep_beating)
+    beater.start()
+    try:
+        execution = flow.run(order("o-10"))
+    finally:
+        done.set()
+        beater.join()
+    assert (execution.status, execution.error) == ("FAILED", "States.Timeout")
+    (notice,) = notifications(flow)
+    assert notice["Error"] == "States.Timeout"
+
+
+def test_reserve_items_never_has_more_than_five_in_flight(flow):
+    reserve = flow.function("ReserveItem")
+    reserve.latency = 0.05
+    items = [{"Sku": f"S-{n}", "Quantity": 1, "Price": 1} for n in range(20)]
+    with warehouse(flow):
+        execution = flow.run(order("o-11", items))
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert len(execution.output["Reservations"]) == 20 and reserve.invocations == 20
+    assert 1 < reserve.peak_concurrency <= 5
