@@ -13,6 +13,7 @@ from typing import Any
 from ..states import ProtocolState as S
 from ..testing import DeployedStack, Execution, LocalEngine
 from ..testing.api_server import Response, post_json
+from .warehouse import Answer, WarehouseSimulator
 
 
 def _line(label: str, execution: Execution, work_runs: int) -> str:
@@ -110,6 +111,27 @@ def _demo_api(deployed: DeployedStack) -> list[str]:
     return lines
 
 
+def _demo_orders(deployed: DeployedStack) -> list[str]:
+    """Orders through the flow, answered by the warehouse simulator (one never answers)."""
+    charge = deployed.function("Charge")
+    items = [{"Sku": "A-1", "Quantity": 2, "Price": 10}, {"Sku": "B-2", "Quantity": 1, "Price": 5}]
+    answers = {"O-3": Answer.REJECT, "O-4": Answer.IGNORE}
+    lines = []
+    engine = deployed.engine
+    with WarehouseSimulator(engine.sqs, engine.sfn, deployed.queue("WarehouseQueue"), answers):
+        for label, order_id in [
+            ("order completes", "O-1"),
+            ("same order again (duplicate)", "O-1"),
+            ("warehouse rejects", "O-3"),
+            ("warehouse never answers", "O-4"),
+        ]:
+            execution = deployed.run({"OrderId": order_id, "Currency": "EUR", "Items": items})
+            lines.append(_line(label, execution, charge.invocations))
+    for message in deployed.published():
+        lines.append(f"  notification: {message['Message']}")
+    return lines
+
+
 def main(cloud_assembly: str = "cdk.out") -> None:
     """Deploy every example stack in ``cloud_assembly`` into the local engine and run the demo."""
     directory = Path(cloud_assembly)
@@ -122,10 +144,13 @@ def main(cloud_assembly: str = "cdk.out") -> None:
         for name in stacks:
             deployed = engine.deploy_cloud_assembly(directory, name)
             # A caller of the API waits real seconds: polls of 2 s outlast the 0.5 s work.
-            engine.wait_scale = 1.0 if name.startswith("PaymentsApi") else 0.01
+            # The order flow's warehouse heartbeat (10 minutes) is missed within 0.6 s.
+            engine.wait_scale = {"PaymentsApi": 1.0, "OrderFlow": 0.001}.get(name, 0.01)
             print(f"\n{name}")
             demo = (
-                _demo_api
+                _demo_orders
+                if name.startswith("OrderFlow")
+                else _demo_api
                 if name.startswith("PaymentsApi")
                 else _demo_transactions
                 if name.startswith("Transaction")
