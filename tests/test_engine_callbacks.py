@@ -1,16 +1,30 @@
-"""Queues and topics on the local engine, each checked on a small state machine."""
+"""Task tokens, queues and topics on the local engine, each checked on a small state machine.
+
+A "warehouse" here is the test itself: it takes the message a task sent to a queue, reads the
+task token from the body and answers through the Step Functions API, as a worker would.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 
-from aws_cdk import Stack
+import pytest
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
+from botocore.exceptions import ClientError
 from conftest import new_app
+
+from idempotent_workflows.testing import LocalEngine
+
+TOKEN = "{% $states.context.Task.Token %}"
+#: A waiting task's timings in state machine seconds, and the engine's scale in these tests: a
+#: heartbeat window of 20 s lasts 0.4 s, the task's timeout of 60 s lasts 1.2 s.
+HEARTBEAT, TIMEOUT, SCALE = 20, 60, 0.02
 
 
 def machine(stack: Stack, start: sfn.IChainable) -> sfn.StateMachine:
@@ -33,8 +47,60 @@ def warehouse_queue(stack: Stack) -> sqs.Queue:
     )
 
 
+def reserve(stack: Stack, queue: sqs.IQueue, **timings: sfn.Timeout) -> tasks.SqsSendMessage:
+    """Send the order and the task token to the queue, then wait for the token's answer."""
+    return tasks.SqsSendMessage.jsonata(
+        stack,
+        "Reserve",
+        queue=queue,
+        message_body=sfn.TaskInput.from_object({"token": TOKEN, "order": "{% $states.input %}"}),
+        integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        **timings,
+    )
+
+
 def caught(stack: Stack, name: str) -> sfn.Pass:
     return sfn.Pass.jsonata(stack, name, outputs="{% $states.input %}")
+
+
+def seconds(value: int) -> sfn.Timeout:
+    return sfn.Timeout.duration(Duration.seconds(value))
+
+
+#: The timings of a task that sends heartbeats and may run for TIMEOUT seconds.
+TIMED = {"heartbeat_timeout": seconds(HEARTBEAT), "task_timeout": seconds(TIMEOUT)}
+
+
+def warehouse_stack(name: str, **timings: sfn.Timeout) -> Stack:
+    """Reserve, with a Catch per way of failing: a missed heartbeat, a timeout, a refusal."""
+    stack = Stack(new_app(), name)
+    task = reserve(stack, warehouse_queue(stack), **timings)
+    task.add_catch(caught(stack, "MissedHeartbeat"), errors=[sfn.Errors.HEARTBEAT_TIMEOUT])
+    task.add_catch(caught(stack, "TimedOut"), errors=[sfn.Errors.TIMEOUT])
+    task.add_catch(caught(stack, "OutOfStock"), errors=["Warehouse.OutOfStock"])
+    machine(stack, task)
+    return stack
+
+
+def only_token(deployed, order) -> str:
+    """The token of the one message on the warehouse queue, checking it carries the order."""
+    (body,) = deployed.receive("Warehouse")
+    assert body["order"] == order
+    token: str = body["token"]
+    return token
+
+
+def refusal(call, **arguments) -> str:
+    """The error code Step Functions answers a call with."""
+    with pytest.raises(ClientError) as refused:
+        call(**arguments)
+    code: str = refused.value.response["Error"]["Code"]
+    return code
+
+
+def events(execution, kind: str) -> list[dict]:
+    key = kind[0].lower() + kind[1:] + "EventDetails"
+    return [event[key] for event in execution.history if event["type"] == kind]
 
 
 def test_queues_and_topics_deploy_with_the_references_cloudformation_gives(local_engine):
@@ -76,6 +142,123 @@ def test_queues_and_topics_deploy_with_the_references_cloudformation_gives(local
     listed = [topic["TopicArn"] for topic in local_engine.sns.list_topics()["Topics"]]
     assert listed == [output["topic"]]
     assert output["topic"].endswith(f":{output['topicName']}")
+
+
+def test_a_waiting_task_resumes_with_the_output_sent_for_its_token(local_engine):
+    deployed = local_engine.deploy(warehouse_stack("Resumed"))
+    execution = deployed.start({"sku": 42})
+    token = only_token(deployed, {"sku": 42})
+    local_engine.sfn.send_task_success(taskToken=token, output=json.dumps({"reserved": 42}))
+
+    assert execution.wait(timeout=5).status == "SUCCEEDED"
+    assert execution.output == {"reserved": 42}
+    assert [json.loads(e["output"]) for e in events(execution, "TaskSucceeded")] == [
+        {"reserved": 42}
+    ]
+    (submitted,) = events(execution, "TaskSubmitted")
+    assert submitted["resource"] == "sendMessage.waitForTaskToken"
+    assert "MessageId" in json.loads(submitted["output"])
+    left = local_engine.sqs.get_queue_attributes(
+        QueueUrl=deployed.queue("Warehouse"),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert set(left.values()) == {"0"}  # the message was received and deleted
+
+
+def test_a_failure_sent_for_a_token_reaches_the_catch_with_its_error_and_cause(local_engine):
+    deployed = local_engine.deploy(warehouse_stack("Refused"))
+    execution = deployed.start({"sku": 7})
+    token = only_token(deployed, {"sku": 7})
+    local_engine.sfn.send_task_failure(
+        taskToken=token, error="Warehouse.OutOfStock", cause="sku 7: none left"
+    )
+
+    assert execution.wait(timeout=5).states_entered == ["Reserve", "OutOfStock"]
+    assert execution.output == {"Error": "Warehouse.OutOfStock", "Cause": "sku 7: none left"}
+    (failed,) = events(execution, "TaskFailed")
+    assert (failed["error"], failed["cause"]) == ("Warehouse.OutOfStock", "sku 7: none left")
+
+
+def test_late_unknown_and_malformed_answers_are_refused_as_step_functions_refuses_them(
+    local_engine,
+):
+    deployed = local_engine.deploy(warehouse_stack("Answers"))
+    execution = deployed.start({"sku": 1})
+    token = only_token(deployed, {"sku": 1})
+    sfn_api = local_engine.sfn
+
+    assert refusal(sfn_api.send_task_success, taskToken=token, output="{not json") == (
+        "InvalidOutput"
+    )
+    sfn_api.send_task_heartbeat(taskToken=token)  # accepted, though the task has no heartbeat
+    sfn_api.send_task_success(taskToken=token, output="{}")
+    assert execution.wait(timeout=5).status == "SUCCEEDED"
+
+    assert refusal(sfn_api.send_task_success, taskToken=token, output="{}") == "TaskTimedOut"
+    assert refusal(sfn_api.send_task_failure, taskToken=token, error="Late") == "TaskTimedOut"
+    assert refusal(sfn_api.send_task_heartbeat, taskToken=token) == "TaskTimedOut"
+    assert refusal(sfn_api.send_task_success, taskToken="no-such-token", output="{}") == (
+        "InvalidToken"
+    )
+
+
+def beat_until_ended(engine: LocalEngine, token: str, execution) -> None:
+    """Send a heartbeat every quarter of the heartbeat window until the execution ends."""
+    while True:
+        try:
+            execution.wait(timeout=HEARTBEAT * SCALE / 4)
+            return
+        except TimeoutError:
+            try:
+                engine.sfn.send_task_heartbeat(taskToken=token)
+            except ClientError as late:  # the task timed out since: the execution ends now
+                assert late.response["Error"]["Code"] == "TaskTimedOut"
+
+
+def test_heartbeats_keep_a_waiting_task_without_a_timeout_alive_until_its_answer(local_engine):
+    local_engine.wait_scale = SCALE
+    deployed = local_engine.deploy(warehouse_stack("Alive", heartbeat_timeout=seconds(HEARTBEAT)))
+    execution = deployed.start({"sku": 2})
+    token = only_token(deployed, {"sku": 2})
+    beats = 14  # one every quarter window: 70 s in all, past the 60 s moto allowed by default
+    for _ in range(beats):
+        time.sleep(HEARTBEAT * SCALE / 4)
+        local_engine.sfn.send_task_heartbeat(taskToken=token)
+    local_engine.sfn.send_task_success(taskToken=token, output='{"reserved": 2}')
+
+    assert execution.wait(timeout=5).status == "SUCCEEDED"
+    assert execution.output == {"reserved": 2}
+    (scheduled,) = events(execution, "TaskScheduled")
+    assert scheduled["heartbeatInSeconds"] == HEARTBEAT
+
+
+def test_a_missed_heartbeat_times_the_task_out_on_the_scaled_clock(local_engine):
+    local_engine.wait_scale = SCALE
+    deployed = local_engine.deploy(warehouse_stack("Missed", **TIMED))
+    started = time.monotonic()
+    execution = deployed.start({"sku": 3})
+    token = only_token(deployed, {"sku": 3})
+
+    assert execution.wait(timeout=5).states_entered == ["Reserve", "MissedHeartbeat"]
+    assert HEARTBEAT * SCALE <= time.monotonic() - started < TIMEOUT * SCALE
+    # Recorded as Step Functions records it; only the Catch tells a heartbeat from a timeout.
+    assert [e["error"] for e in events(execution, "TaskTimedOut")] == ["States.Timeout"]
+    assert execution.output["Error"] == "States.Timeout"
+    assert refusal(local_engine.sfn.send_task_heartbeat, taskToken=token) == "TaskTimedOut"
+
+
+def test_a_waiting_task_past_its_timeout_fails_however_many_heartbeats(local_engine):
+    local_engine.wait_scale = SCALE
+    deployed = local_engine.deploy(warehouse_stack("Expired", **TIMED))
+    started = time.monotonic()
+    execution = deployed.start({"sku": 4})
+    beat_until_ended(local_engine, only_token(deployed, {"sku": 4}), execution)
+
+    assert execution.wait(timeout=5).states_entered == ["Reserve", "TimedOut"]
+    assert TIMEOUT * SCALE <= time.monotonic() - started < 5
+    assert [e["error"] for e in events(execution, "TaskTimedOut")] == ["States.Timeout"]
+    (scheduled,) = events(execution, "TaskScheduled")
+    assert (scheduled["heartbeatInSeconds"], scheduled["timeoutInSeconds"]) == (HEARTBEAT, TIMEOUT)
 
 
 def test_a_publication_is_recorded_with_its_subject_and_attributes(local_engine):

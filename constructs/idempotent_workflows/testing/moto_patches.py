@@ -5,7 +5,7 @@ LocalStack, with a few gaps. Each function below closes one, by replacing one mo
 ``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after,
 together with the patches of ``completion`` (executions signal their end), ``fast_paths``
 (speed), ``faults`` (mocked responses per test case), ``sync_execution``
-(StartSyncExecution) and ``messaging`` (SQS error names).
+(StartSyncExecution), ``callbacks`` (task tokens) and ``messaging`` (SQS error names).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from . import fast_paths, faults, messaging, sync_execution
+from . import callbacks, fast_paths, faults, messaging, sync_execution
 from .completion import signalled_end
 from .jsonata_engine import JSONataEvaluationError, evaluate_jsonata
 
@@ -293,7 +293,10 @@ def patched_moto(
             patch(mock.patch.object(evaluated, "_eval_body", _evaluate_with_bindings))
         for cls in _service_tasks_with_own_errors():
             patch(mock.patch.object(cls, "_from_error", _keep_failure_events(cls._from_error)))
-        patch(messaging.sqs_error_names_patch())  # wraps the _from_error patched above
+        # Built now: the task tokens' and SQS's patches wrap the _from_error patched above.
+        waiting = callbacks.patches(wait_scale)
+        for patcher in (*waiting, messaging.sqs_error_names_patch()):
+            patch(patcher)
         for module in (branches_decl, iteration_worker, state_fail, mock_eval_utils):
             patch(mock.patch.object(module, "CustomErrorName", _passed_on_error_name))
         patch(mock.patch.object(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)))
