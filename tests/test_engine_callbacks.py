@@ -7,6 +7,7 @@ task token from the body and answers through the Step Functions API, as a worker
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -259,6 +260,35 @@ def test_a_waiting_task_past_its_timeout_fails_however_many_heartbeats(local_eng
     assert [e["error"] for e in events(execution, "TaskTimedOut")] == ["States.Timeout"]
     (scheduled,) = events(execution, "TaskScheduled")
     assert (scheduled["heartbeatInSeconds"], scheduled["timeoutInSeconds"]) == (HEARTBEAT, TIMEOUT)
+
+
+def test_stopping_an_execution_ends_its_wait_for_a_token(local_engine):
+    deployed = local_engine.deploy(warehouse_stack("Stopped"))
+    execution = deployed.start({"sku": 5})
+    token = only_token(deployed, {"sku": 5})
+    local_engine.sfn.stop_execution(executionArn=execution.arn, error="Cancelled", cause="test")
+
+    assert execution.wait(timeout=2).status == "ABORTED"
+    recorded = [event["type"] for event in execution.history]
+    assert recorded[recorded.index("TaskSubmitted") + 1 :] == ["ExecutionAborted"]
+    assert refusal(local_engine.sfn.send_task_success, taskToken=token, output="{}") == (
+        "TaskTimedOut"
+    )
+
+
+def test_closing_the_engine_stops_an_execution_that_waits_for_a_token():
+    threads = threading.active_count()
+    with LocalEngine() as engine:
+        deployed = engine.deploy(warehouse_stack("Closed"))
+        execution = deployed.start({"sku": 6})
+        only_token(deployed, {"sku": 6})
+        closing = time.monotonic()
+    assert time.monotonic() - closing < 5  # the engine waits up to 30 s for executions to end
+    assert engine._completions.wait(execution.arn, 0)
+    gone = time.monotonic() + 2  # no thread is left waiting for the token
+    while threading.active_count() > threads and time.monotonic() < gone:
+        time.sleep(0.01)
+    assert threading.active_count() <= threads
 
 
 def test_a_publication_is_recorded_with_its_subject_and_attributes(local_engine):

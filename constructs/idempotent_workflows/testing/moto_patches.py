@@ -5,7 +5,8 @@ LocalStack, with a few gaps. Each function below closes one, by replacing one mo
 ``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after,
 together with the patches of ``completion`` (executions signal their end), ``fast_paths``
 (speed), ``faults`` (mocked responses per test case), ``sync_execution``
-(StartSyncExecution), ``callbacks`` (task tokens) and ``messaging`` (SQS error names).
+(StartSyncExecution), ``callbacks`` (task tokens), ``messaging`` (SQS error names) and
+``stopping`` (StopExecution).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from . import callbacks, fast_paths, faults, messaging, sync_execution
+from . import callbacks, fast_paths, faults, messaging, stopping, sync_execution
 from .completion import signalled_end
 from .jsonata_engine import JSONataEvaluationError, evaluate_jsonata
 
@@ -295,7 +296,7 @@ def patched_moto(
             patch(mock.patch.object(cls, "_from_error", _keep_failure_events(cls._from_error)))
         # Built now: the task tokens' and SQS's patches wrap the _from_error patched above.
         waiting = callbacks.patches(wait_scale)
-        for patcher in (*waiting, messaging.sqs_error_names_patch()):
+        for patcher in (*waiting, messaging.sqs_error_names_patch(), *stopping.patches()):
             patch(patcher)
         for module in (branches_decl, iteration_worker, state_fail, mock_eval_utils):
             patch(mock.patch.object(module, "CustomErrorName", _passed_on_error_name))
