@@ -22,6 +22,7 @@ from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 
+from . import messaging
 from .api_server import ApiServer, RestApiDefinition, service_answer
 from .completion import Completions
 from .fast_paths import executions_in_this_thread
@@ -33,8 +34,9 @@ from .template import Environment, resolve
 
 ACCOUNT: Final = "123456789012"
 _DESERIALIZER: Final = TypeDeserializer()
-#: What the engine creates; other resources only get names and ARNs (REST APIs are served
-#: from the template by ``DeployedStack.serve_api``).
+#: What the engine creates besides queues and topics (``messaging.deploy``); other resources
+#: only get names and ARNs (REST APIs are served from the template by
+#: ``DeployedStack.serve_api``).
 _DEPLOYED_KINDS: Final = frozenset(
     {"AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
 )
@@ -171,6 +173,10 @@ class DeployedStack:
         ARN of each ``AWS::StepFunctions::StateMachine``.
     template
         The synthesized template it was deployed from.
+    queues
+        URL of each ``AWS::SQS::Queue``.
+    topics
+        ARN of each ``AWS::SNS::Topic``.
     """
 
     name: str
@@ -180,6 +186,8 @@ class DeployedStack:
     _engine: LocalEngine = field(repr=False)
     template: dict[str, Any] = field(default_factory=dict, repr=False)
     _environment: Environment | None = field(default=None, repr=False)
+    queues: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def _only(kind: str, found: dict[str, Any], prefix: str) -> Any:
@@ -205,6 +213,30 @@ class DeployedStack:
         """The one function whose logical id starts with ``prefix``."""
         function: LocalFunction = self._only("function", self.functions, prefix)
         return function
+
+    def queue(self, prefix: str = "") -> str:
+        """URL of the one queue whose logical id starts with ``prefix``."""
+        url: str = self._only("queue", self.queues, prefix)
+        return url
+
+    def topic(self, prefix: str = "") -> str:
+        """ARN of the one topic whose logical id starts with ``prefix``."""
+        arn: str = self._only("topic", self.topics, prefix)
+        return arn
+
+    def receive(self, prefix: str = "", *, timeout: float = 5.0) -> list[Any]:
+        """Take the messages off the one queue whose logical id starts with ``prefix``.
+
+        See ``LocalEngine.receive``.
+        """
+        return self._engine.receive(self.queue(prefix), timeout=timeout)
+
+    def published(self, prefix: str = "") -> list[dict[str, Any]]:
+        """What the one topic whose logical id starts with ``prefix`` was sent.
+
+        See ``LocalEngine.published``.
+        """
+        return self._engine.published(self.topic(prefix))
 
     def start(
         self,
@@ -295,9 +327,10 @@ class LocalEngine:
         May be changed between executions, for example to let slow work span several polls.
     mock_config : MockConfig or None
         The mock configuration; replace it with :meth:`load_mock_config`.
-    sfn, dynamodb
+    sfn, dynamodb, sqs, sns
         boto3 clients of the local AWS (inside the ``with`` block), to arrange or inspect state
-        that the API above does not cover.
+        that the API above does not cover, or to answer task tokens
+        (``sfn.send_task_success``, ``send_task_failure``, ``send_task_heartbeat``).
 
     Examples
     --------
@@ -348,6 +381,8 @@ class LocalEngine:
         session = boto3.session.Session(region_name=self.region)
         self.sfn = session.client("stepfunctions")
         self.dynamodb = session.client("dynamodb")
+        self.sqs = session.client("sqs")
+        self.sns = session.client("sns")
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -407,7 +442,7 @@ class LocalEngine:
     def deploy_template(
         self, template: dict[str, Any], *, stack_name: str, asset_dir: Path
     ) -> DeployedStack:
-        """Deploy the tables, Lambda functions and state machines of a template.
+        """Deploy the tables, Lambda functions, queues, topics and state machines of a template.
 
         Other resources (roles, policies, log groups) are given names and ARNs so that
         references to them resolve, but nothing is created for them.
@@ -419,8 +454,19 @@ class LocalEngine:
                 stack_name, logical_id, resource
             )
         env = Environment(
-            stack_name=stack_name, region=self.region, account=ACCOUNT, refs=refs, arns=arns
+            stack_name=stack_name,
+            region=self.region,
+            account=ACCOUNT,
+            refs=refs,
+            arns=arns,
+            attributes={
+                logical_id: messaging.attributes(
+                    resource["Type"], refs[logical_id], arns[logical_id]
+                )
+                for logical_id, resource in resources.items()
+            },
         )
+        queues, topics = messaging.deploy(resources, env, self.sqs, self.sns)
         tables, functions, machines = {}, {}, {}
         for logical_id, resource in resources.items():
             kind = resource["Type"]
@@ -443,7 +489,15 @@ class LocalEngine:
                 )["stateMachineArn"]
                 self._machines.append((logical_id, machines[logical_id]))
         return DeployedStack(
-            stack_name, tables, functions, machines, self, template=template, _environment=env
+            stack_name,
+            tables,
+            functions,
+            machines,
+            self,
+            template=template,
+            _environment=env,
+            queues=queues,
+            topics=topics,
         )
 
     def _physical_ids(
@@ -455,6 +509,7 @@ class LocalEngine:
         self._names[name] += 1
         if self._names[name] > 1:  # the same stack deployed twice in one engine
             name = f"{name[:58]}-{self._names[name]}"
+        name = messaging.physical_name(kind, name, resource.get("Properties", {}))
         service = kind.split("::")[1].lower()
         arns = {
             "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}",
@@ -466,7 +521,9 @@ class LocalEngine:
             "AWS::Logs::LogGroup": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}:*",
         }
         arn = arns.get(kind, f"arn:aws:{service}:{self.region}:{ACCOUNT}:{name}")
-        ref = arn if kind == "AWS::StepFunctions::StateMachine" else name
+        ref = messaging.ref(kind, name, arn, region=self.region, account=ACCOUNT)
+        if ref is None:
+            ref = arn if kind == "AWS::StepFunctions::StateMachine" else name
         return ref, arn
 
     def _create_table(self, name: str, properties: dict[str, Any]) -> None:
@@ -600,6 +657,38 @@ class LocalEngine:
             status = error.response["ResponseMetadata"]["HTTPStatusCode"]
             return status, {"__type": details["Code"], "message": details.get("Message", "")}
         return 200, service_answer(answer)
+
+    def receive(self, queue_url: str, *, timeout: float = 5.0) -> list[Any]:
+        """Take the messages off a queue, as a worker would; wait for them if there are none.
+
+        Parameters
+        ----------
+        queue_url
+            The queue (``DeployedStack.queue`` or ``queues`` gives its URL).
+        timeout
+            Seconds (real ones) to wait for at least one message.
+
+        Returns
+        -------
+        list
+            The bodies of up to 10 messages, each parsed from JSON when it is JSON; empty if
+            none arrived in time. They are deleted from the queue. A state machine that waits
+            for a token puts ``$states.context.Task.Token`` in the body; answer it with
+            ``sfn.send_task_success``, ``send_task_failure`` or ``send_task_heartbeat``.
+        """
+        return messaging.receive(self.sqs, queue_url, timeout)
+
+    def published(self, topic_arn: str) -> list[dict[str, Any]]:
+        """What a topic was sent (SNS Publish), oldest first.
+
+        Returns
+        -------
+        list of dict
+            ``MessageId``, ``Message`` (parsed from JSON when it is JSON), ``Subject`` (or
+            ``None``) and ``MessageAttributes`` as a subscriber receives them
+            (``{"name": {"Type": "String", "Value": "..."}}``).
+        """
+        return messaging.published(topic_arn, region=self.region, account=ACCOUNT)
 
     def items(self, table_name: str) -> list[dict[str, Any]]:
         """Every item of a table, as plain Python values."""

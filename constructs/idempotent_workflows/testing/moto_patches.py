@@ -4,8 +4,9 @@ moto (pinned in constraints.txt) runs Amazon States Language with an interpreter
 LocalStack, with a few gaps. Each function below closes one, by replacing one moto attribute;
 ``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after,
 together with the patches of ``completion`` (executions signal their end), ``fast_paths``
-(speed), ``faults`` (mocked responses per test case) and ``sync_execution``
-(StartSyncExecution).
+(speed), ``faults`` (mocked responses per test case), ``sync_execution``
+(StartSyncExecution), ``callbacks`` (task tokens), ``messaging`` (SQS error names) and
+``stopping`` (StopExecution).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_dynamodb,
+    state_task_service_sns,
+    state_task_service_sqs,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (  # noqa: E501
     StateTaskService,
@@ -74,7 +77,7 @@ from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from . import fast_paths, faults, sync_execution
+from . import callbacks, fast_paths, faults, messaging, stopping, sync_execution
 from .completion import signalled_end
 from .jsonata_engine import JSONataEvaluationError, evaluate_jsonata
 
@@ -291,6 +294,10 @@ def patched_moto(
             patch(mock.patch.object(evaluated, "_eval_body", _evaluate_with_bindings))
         for cls in _service_tasks_with_own_errors():
             patch(mock.patch.object(cls, "_from_error", _keep_failure_events(cls._from_error)))
+        # Built now: the task tokens' and SQS's patches wrap the _from_error patched above.
+        waiting = callbacks.patches(wait_scale)
+        for patcher in (*waiting, messaging.sqs_error_names_patch(), *stopping.patches()):
+            patch(patcher)
         for module in (branches_decl, iteration_worker, state_fail, mock_eval_utils):
             patch(mock.patch.object(module, "CustomErrorName", _passed_on_error_name))
         patch(mock.patch.object(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)))
@@ -316,7 +323,12 @@ def patched_moto(
         patch(mock.patch.object(moto.backend_index, "backend_url_patterns", patterns))
         patch(mock.patch.object(urls, "url_bases", sync_execution.sync_url_bases()))
         client_for = _reused_clients(boto_client.boto_client_for)
-        for module in (lambda_eval_utils, state_task_service_dynamodb):
+        for module in (
+            lambda_eval_utils,
+            state_task_service_dynamodb,
+            state_task_service_sqs,
+            state_task_service_sns,
+        ):
             patch(mock.patch.object(module, "boto_client_for", client_for))
         parse = fast_paths.parsed_once(AmazonStateLanguageParser.parse)
         patch(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))

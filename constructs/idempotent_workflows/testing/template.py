@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..states import ProtocolState as S
@@ -27,6 +27,8 @@ class Environment:
         Value of ``Ref`` for each logical id.
     arns
         Value of ``Fn::GetAtt [id, Arn]`` for each logical id.
+    attributes
+        Other ``Fn::GetAtt`` values by logical id and attribute name (``QueueName``, ...).
     """
 
     stack_name: str
@@ -34,6 +36,7 @@ class Environment:
     account: str
     refs: Mapping[str, str]
     arns: Mapping[str, str]
+    attributes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def pseudo(self, name: str) -> str | None:
         """The value of a pseudo parameter such as ``AWS::Region`` (None for ``NoValue``)."""
@@ -58,7 +61,9 @@ class Environment:
         return self.refs[name]
 
     def get_att(self, name: str, attribute: str) -> str:
-        """``Fn::GetAtt``; only ``Arn`` and ``Name`` attributes are known locally."""
+        """``Fn::GetAtt``: ``Arn``, ``Name`` and the resource's ``attributes`` are known locally."""
+        if attribute in self.attributes.get(name, {}):
+            return self.attributes[name][attribute]
         if attribute == "Arn" and name in self.arns:
             return self.arns[name]
         if attribute == "Name" and name in self.refs:

@@ -1,0 +1,68 @@
+"""StopExecution on the local engine: the execution ends ``ABORTED``, ``ExecutionAborted`` last.
+
+moto marks a stopped execution and lets the state in progress run on. A state that then failed
+(a task waiting for a token fails when the stop ends its wait) turned the execution
+``FAILED``, and its events followed the stop in the history; Step Functions records nothing
+after ``ExecutionAborted``. Each function below replaces one moto attribute; ``patches``
+lists them for ``patched_moto``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any, Final
+from unittest import mock
+
+from moto.stepfunctions.parser.api import HistoryEventType
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+#: The event managers (one per execution, shared by its branches) of stopped executions.
+_STOPPED: Final = weakref.WeakSet[Any]()
+
+
+def stop_recorded(original: Callable[..., None]) -> Callable[..., None]:
+    """Remember that StopExecution stopped an execution (replaces the worker's ``stop``).
+
+    Only StopExecution: moto stops the other branches of a Parallel state the same way when
+    one fails, and those go on recording.
+    """
+
+    def stop(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        _STOPPED.add(self.env.event_manager)
+
+    return stop
+
+
+def error_unless_stopped(original: Callable[..., None]) -> Callable[..., None]:
+    """A stopped execution stays stopped when a state fails after the stop."""
+
+    def set_error(self: Any, *args: Any, **kwargs: Any) -> None:
+        if self.event_manager not in _STOPPED:
+            original(self, *args, **kwargs)
+
+    return set_error
+
+
+def event_unless_stopped(original: Callable[..., int]) -> Callable[..., int]:
+    """A stopped execution records ``ExecutionAborted`` and nothing else."""
+
+    def add_event(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
+        if self in _STOPPED and event_type != HistoryEventType.ExecutionAborted:
+            last: int = context.last_published_event_id
+            return last
+        return original(self, context, event_type, *args, **kwargs)
+
+    return add_event
+
+
+def patches() -> list[Any]:
+    """The patches of this module (``unittest.mock`` patchers)."""
+    return [
+        mock.patch.object(ExecutionWorker, "stop", stop_recorded(ExecutionWorker.stop)),
+        mock.patch.object(Environment, "set_error", error_unless_stopped(Environment.set_error)),
+        mock.patch.object(EventManager, "add_event", event_unless_stopped(EventManager.add_event)),
+    ]
