@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from aws_cdk import Duration
-from conftest import new_app, only_definition
+from conftest import new_app, only_definition, only_record
 
 from idempotent_workflows.examples import OrderFlowStack
 from idempotent_workflows.examples.warehouse import REJECTED_ERROR, Answer, WarehouseSimulator
+from idempotent_workflows.record import RESULT_ATTRIBUTE, STATUS_ATTRIBUTE, RecordStatus
 from idempotent_workflows.retry import TRANSIENT_SQS_ERRORS
 
 ITEMS = [{"Sku": "A-1", "Quantity": 2, "Price": 10}, {"Sku": "B-2", "Quantity": 1, "Price": 5.5}]
@@ -31,12 +33,12 @@ def flow(stack, local_engine):
 
 
 def warehouse(flow, **answers: Answer) -> WarehouseSimulator:
-    engine = flow._engine
+    engine = flow.engine
     return WarehouseSimulator(engine.sqs, engine.sfn, flow.queue("WarehouseQueue"), answers)
 
 
 def notifications(flow) -> list[dict]:
-    return [json.loads(message["Message"]) for message in flow.published()]
+    return [message["Message"] for message in flow.published()]
 
 
 def attempts(execution, state: str) -> int:
@@ -179,8 +181,9 @@ def test_the_same_order_submitted_twice_at_once_is_charged_once(flow):
     assert [e.status for e in outcomes] == ["SUCCEEDED", "SUCCEEDED"]
     assert flow.function("Charge").invocations == 1
     assert outcomes[0].output["Payment"] == outcomes[1].output["Payment"]
-    (record,) = flow.items()
-    assert record["status"] == "SUCCEEDED"
+    record = only_record(flow)
+    assert record[STATUS_ATTRIBUTE] == RecordStatus.SUCCEEDED
+    assert json.loads(record[RESULT_ATTRIBUTE]) == outcomes[0].output["Payment"]
 
 
 def test_a_repeated_order_gets_the_first_receipt_and_no_new_charge(flow):
@@ -219,31 +222,39 @@ def test_a_warehouse_rejection_is_notified_and_fails_the_order(flow):
 
 
 def test_a_silent_warehouse_misses_its_heartbeat(flow):
+    started = time.monotonic()
     with warehouse(flow, **{"o-9": Answer.IGNORE}) as simulator:
         execution = flow.run(order("o-9"))
+    # The 10-minute heartbeat (0.6 s here) fired, long before the 2-hour timeout (7.2 s).
+    assert time.monotonic() - started < 5
     assert simulator.answered == {"o-9": Answer.IGNORE}
-    assert (execution.status, execution.error) == ("FAILED", "States.HeartbeatTimeout")
+    # Step Functions names a missed heartbeat States.Timeout too (a Catch or Retry on
+    # States.HeartbeatTimeout would single it out).
+    assert (execution.status, execution.error) == ("FAILED", "States.Timeout")
     (notice,) = notifications(flow)
-    assert notice["Error"] == "States.HeartbeatTimeout"
+    assert notice["Error"] == "States.Timeout"
 
 
 def test_a_warehouse_that_beats_but_never_answers_times_out(flow, local_engine):
     local_engine.wait_scale = 0.0002  # the 2-hour timeout lasts 1.4 s, the heartbeat 0.12 s
-    done = threading.Event()
+    beats = []
 
     def keep_beating() -> None:
         (message,) = flow.receive("WarehouseQueue", timeout=10)
-        while not done.wait(0.02):
-            local_engine.sfn.send_task_heartbeat(taskToken=message["TaskToken"])
+        while True:
+            try:
+                local_engine.sfn.send_task_heartbeat(taskToken=message["TaskToken"])
+            except local_engine.sfn.exceptions.TaskTimedOut:
+                return  # the task is over: Step Functions refuses the token from now on
+            beats.append(time.monotonic())
+            time.sleep(0.02)
 
     beater = threading.Thread(target=keep_beating)
     beater.start()
-    try:
-        execution = flow.run(order("o-10"))
-    finally:
-        done.set()
-        beater.join()
+    execution = flow.run(order("o-10"))
+    beater.join(timeout=10)
     assert (execution.status, execution.error) == ("FAILED", "States.Timeout")
+    assert beats[-1] - beats[0] > 0.5  # alive for several heartbeat windows, then timed out
     (notice,) = notifications(flow)
     assert notice["Error"] == "States.Timeout"
 

@@ -20,6 +20,8 @@ from ..callback import TOKEN_FIELD
 
 #: Error name of a rejected order, as the flow's Catch and the notification see it.
 REJECTED_ERROR: Final = "Warehouse.Rejected"
+#: Pause between two reads of an empty queue (short polls: the simulator stops promptly).
+_POLL_SECONDS: Final = 0.02
 
 
 class Answer(Enum):
@@ -81,9 +83,9 @@ class WarehouseSimulator:
 
     def _serve(self) -> None:
         while not self._stop.is_set():
-            reply = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            )
+            reply = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            if not reply.get("Messages"):
+                self._stop.wait(_POLL_SECONDS)
             for message in reply.get("Messages", []):
                 self._answer(json.loads(message["Body"]))
                 self.sqs.delete_message(

@@ -199,6 +199,11 @@ class DeployedStack:
             )
         return matches[0]
 
+    @property
+    def engine(self) -> LocalEngine:
+        """The engine the stack is deployed in: its boto3 clients (``sfn``, ``sqs``, ...)."""
+        return self._engine
+
     def state_machine(self, prefix: str = "") -> str:
         """ARN of the one state machine whose logical id starts with ``prefix``."""
         arn: str = self._only("state machine", self.state_machines, prefix)
