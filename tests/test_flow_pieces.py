@@ -104,15 +104,37 @@ def test_wait_for_callback_refuses_bad_props_by_name(props, error, message):
 
 
 def notified_stack() -> tuple[Stack, dict]:
+    """First (not caught) -> Second (a Parallel whose branch fails with Boom)."""
     stack = Stack(new_app(), "Notified")
     topic = sns.Topic(stack, "Topic")
     notification = FailureNotification(
         stack, "Failure", topic=topic, subject="It failed", details="{'Id': $states.input.Id}"
     )
     first = sfn.Pass.jsonata(stack, "First")
-    second = sfn.Parallel.jsonata(stack, "Second").branch(sfn.Pass.jsonata(stack, "Inner"))
+    second = sfn.Parallel.jsonata(stack, "Second").branch(
+        sfn.Fail.jsonata(stack, "Inner", error="Boom", cause="kaput")
+    )
     notification.catch(second)
     return stack, machine(stack, first.next(second))
+
+
+@pytest.mark.parametrize("topic_exists", [True, False])
+def test_a_caught_error_is_published_and_ends_the_execution_with_its_name(
+    local_engine, topic_exists
+):
+    stack, _ = notified_stack()
+    deployed = local_engine.deploy(stack)
+    if not topic_exists:  # the notification fails: the original error must still surface
+        local_engine.sns.delete_topic(TopicArn=deployed.topic())
+    execution = deployed.run({"Id": "i-1"})
+    assert (execution.status, execution.error) == ("FAILED", "Boom")
+    assert execution.cause == "kaput"
+    if topic_exists:
+        (published,) = deployed.published()
+        assert published["Subject"] == "It failed"
+        assert published["Message"] == {"Id": "i-1", "Error": "Boom", "Cause": "kaput"}
+    else:
+        assert execution.states_entered[-2:] == ["NotifyFailure", "Failed"]
 
 
 def test_failure_notification_catches_every_error_and_fails_with_the_original():

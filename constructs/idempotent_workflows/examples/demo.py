@@ -16,8 +16,9 @@ from ..testing.api_server import Response, post_json
 from .warehouse import Answer, WarehouseSimulator
 
 
-def _line(label: str, execution: Execution, work_runs: int) -> str:
-    result = execution.output if execution.status == "SUCCEEDED" else execution.error
+def _line(label: str, execution: Execution, work_runs: int, result: Any = None) -> str:
+    if result is None:
+        result = execution.output if execution.status == "SUCCEEDED" else execution.error
     text = str(result)
     text = text if len(text) <= 70 else text[:67] + "..."
     return (
@@ -111,6 +112,17 @@ def _demo_api(deployed: DeployedStack) -> list[str]:
     return lines
 
 
+def _order_result(execution: Execution) -> str | None:
+    """Payment, reservations and shipment of a shipped order, in short."""
+    if execution.status != "SUCCEEDED":
+        return None
+    output = execution.output
+    return (
+        f"payment {output['Payment']['paymentId'][:8]}, {len(output['Reservations'])} items"
+        f" reserved, shipment {output['Shipment']['ShipmentId'][:8]}"
+    )
+
+
 def _demo_orders(deployed: DeployedStack) -> list[str]:
     """Orders through the flow, answered by the warehouse simulator (one never answers)."""
     charge = deployed.function("Charge")
@@ -126,7 +138,7 @@ def _demo_orders(deployed: DeployedStack) -> list[str]:
             ("warehouse never answers", "O-4"),
         ]:
             execution = deployed.run({"OrderId": order_id, "Currency": "EUR", "Items": items})
-            lines.append(_line(label, execution, charge.invocations))
+            lines.append(_line(label, execution, charge.invocations, _order_result(execution)))
     for message in deployed.published():
         lines.append(f"  notification: {message['Message']}")
     return lines
