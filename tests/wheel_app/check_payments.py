@@ -4,6 +4,7 @@ from aws_cdk import App
 from payments_app import build
 
 from idempotent_workflows import ProtocolState
+from idempotent_workflows.examples.warehouse import WarehouseSimulator
 
 
 def test_the_users_workflows_run_their_work_once(local_engine):
@@ -31,3 +32,18 @@ def test_the_users_workflows_run_their_work_once(local_engine):
     assert first.output == duplicate.output == {"sentTo": "a@example.com"}
     assert first.states_entered.count("SendEmail") == 1
     assert "SendEmail" not in duplicate.states_entered
+
+    orders = local_engine.deploy(stacks["orders"])
+    order = {
+        "OrderId": "o-1",
+        "Currency": "EUR",
+        "Items": [{"Sku": "A", "Quantity": 1, "Price": 4}],
+    }
+    warehouse = WarehouseSimulator(
+        local_engine.sqs, local_engine.sfn, orders.queue("WarehouseQueue")
+    )
+    with warehouse:
+        first, duplicate = orders.run(order), orders.run(order)
+    assert first.status == duplicate.status == "SUCCEEDED"
+    assert duplicate.output["Payment"] == first.output["Payment"]
+    assert orders.function("Charge").invocations == 1

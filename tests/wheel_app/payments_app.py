@@ -1,7 +1,8 @@
 """A user's CDK app built on the installed idempotent-workflows wheel (outside its repository).
 
 It keys the classic demo on an input-carried JMESPath, adds a CHARGEBACK route to the example
-transaction stack by subclassing it, and embeds the protocol in its own Express state machine.
+transaction stack by subclassing it, embeds the protocol in its own Express state machine and
+deploys the example order flow with a tighter concurrency limit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from idempotent_workflows import IdempotencyKey, IdempotencyProtocol, IdempotencyTable
-from idempotent_workflows.examples import IdempotentWorkflowStack, TransactionStack
+from idempotent_workflows.examples import (
+    IdempotentWorkflowStack,
+    OrderFlowStack,
+    TransactionStack,
+)
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 
@@ -66,6 +71,7 @@ def build(app: App) -> dict[str, Stack]:
         ),
         "transactions": ChargebackStack(app, "Transactions"),
         "emails": EmailStack(app, "Emails"),
+        "orders": OrderFlowStack(app, "Orders", max_concurrency=2),
     }
 
 
