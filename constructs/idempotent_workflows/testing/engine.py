@@ -352,12 +352,15 @@ class LocalEngine:
 
     def __exit__(self, *exc_info: Any) -> None:
         assert self._stack is not None
-        self._stop_running_executions()
-        # A handler still running in another thread holds the lock while os.environ carries
-        # its variables: the user's settings are restored only after it put its own back.
-        with ENVIRONMENT_LOCK:
-            self._stack.close()
-        self._stack = None
+        try:
+            self._stop_running_executions()
+        finally:
+            # A handler still running in another thread holds the lock while os.environ
+            # carries its variables: the user's settings are restored only after it put its
+            # own back.
+            with ENVIRONMENT_LOCK:
+                self._stack.close()
+            self._stack = None
 
     def _stop_running_executions(self, timeout: float = 30.0) -> None:
         """Stop the executions still running and wait for their ends (at most ``timeout`` s).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any, Final, cast
@@ -220,6 +221,42 @@ def _input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
     return start_execution
 
 
+def _generated_name(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Name an execution started without a name with a UUID, as Step Functions does.
+
+    moto named it ``None``: a second nameless start of the same state machine (a child started
+    by a Task state without ``Name``) was taken for the first one, or refused.
+    """
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    return start_execution
+
+
+#: How long StopExecution waits for a just-started execution to be set up (seconds).
+_SET_UP_SECONDS: Final = 5.0
+
+
+def _stopped_once_set_up(original: Callable[..., None]) -> Callable[..., None]:
+    """Stop a just-started execution once its worker has set it up.
+
+    moto's worker thread creates the execution's environment first thing; a StopExecution
+    before that (a parent stopping the child it has just started, the engine closing) failed
+    with ``AttributeError``.
+    """
+
+    def stop(self: Any, *args: Any, **kwargs: Any) -> None:
+        deadline = time.monotonic() + _SET_UP_SECONDS
+        while self.env is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        original(self, *args, **kwargs)
+
+    return stop
+
+
 def _reused_clients(original: Callable[..., Any]) -> Callable[..., Any]:
     """Reuse one boto3 client per region and service (clients are thread-safe).
 
@@ -305,6 +342,7 @@ def patched_moto(
         )
         backend = StepFunctionsParserBackend
         start = _input_length_limit(backend.start_execution)
+        start = _generated_name(start)
         start = faults.test_case_from_arn(start, test_case_for)
         patch(mock.patch.object(backend, "start_execution", start))
         start_sync = _input_length_limit(sync_execution.start_sync_execution)
@@ -338,6 +376,7 @@ def patched_moto(
             )
         )
         patch(mock.patch.object(worker, "start", fast_paths.worker_start(worker.start)))
+        patch(mock.patch.object(worker, "stop", _stopped_once_set_up(worker.stop)))
         for execution in (Execution, SyncExecution):
             with_case = faults.worker_with_test_case(execution._get_start_execution_worker)
             patch(mock.patch.object(execution, "_get_start_execution_worker", with_case))
