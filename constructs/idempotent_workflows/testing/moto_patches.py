@@ -4,8 +4,8 @@ moto (pinned in constraints.txt) runs Amazon States Language with an interpreter
 LocalStack, with a few gaps. Each function below closes one, by replacing one moto attribute;
 ``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after,
 together with the patches of ``completion`` (executions signal their end), ``fast_paths``
-(speed), ``faults`` (mocked responses per test case) and ``sync_execution``
-(StartSyncExecution).
+(speed), ``faults`` (mocked responses per test case), ``sync_execution``
+(StartSyncExecution) and ``nested_executions`` (``states:startExecution`` tasks).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from . import fast_paths, faults, sync_execution
+from . import fast_paths, faults, nested_executions, sync_execution
 from .completion import signalled_end
 from .jsonata_engine import JSONataEvaluationError, evaluate_jsonata
 
@@ -309,6 +309,7 @@ def patched_moto(
     wait_scale: Callable[[], float],
     execution_ended: Callable[[str], None],
     test_case_for: Callable[[str, str], MockTestCase],
+    wait_for_end: Callable[[str, float], bool],
 ) -> Iterator[None]:
     """Apply every completion of moto for the duration of the block.
 
@@ -321,6 +322,10 @@ def patched_moto(
     test_case_for
         Returns the mocked responses (``faults``) of a test case, given the state machine ARN
         and the test case name; raises ``LookupError`` if there is no such test case.
+    wait_for_end
+        ``wait_for_end(execution_arn, timeout)`` blocks until the execution ends (``True``) or
+        ``timeout`` seconds pass (``False``); a parent waits so for its child
+        (``nested_executions``).
     """
     with contextlib.ExitStack() as stack:
         patch = stack.enter_context
@@ -356,6 +361,7 @@ def patched_moto(
         client_for = _reused_clients(boto_client.boto_client_for)
         for module in (lambda_eval_utils, state_task_service_dynamodb):
             patch(mock.patch.object(module, "boto_client_for", client_for))
+        patch(nested_executions.nested_executions(wait_for_end, client_for))
         parse = fast_paths.parsed_once(AmazonStateLanguageParser.parse)
         patch(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
         patch(mock.patch.object(EvalComponent, "heap_key", property(fast_paths.heap_key)))
