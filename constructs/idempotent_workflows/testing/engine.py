@@ -304,6 +304,10 @@ class DeployedStack:
         """Invocation count of each function, by logical id."""
         return {key: function.invocations for key, function in self.functions.items()}
 
+    def executions(self, prefix: str = "") -> list[Execution]:
+        """Executions of the stack's state machine, oldest first; see ``LocalEngine.executions``."""
+        return self._engine.executions(self.state_machine(prefix))
+
 
 class LocalEngine:
     """An in-process AWS (moto) that runs synthesized state machines, with no account.
@@ -368,7 +372,12 @@ class LocalEngine:
         stack.enter_context(isolated_from_aws(self.region))
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         stack.enter_context(
-            patched_moto(lambda: self.wait_scale, self._completions.ended, self._test_case)
+            patched_moto(
+                lambda: self.wait_scale,
+                self._completions.ended,
+                self._test_case,
+                self._completions.wait,
+            )
         )
         # moto logs every failed state with its whole parse tree; the history says the same.
         interpreter_log = logging.getLogger("moto.stepfunctions.parser")
@@ -392,12 +401,15 @@ class LocalEngine:
 
     def __exit__(self, *exc_info: Any) -> None:
         assert self._stack is not None
-        self._stop_running_executions()
-        # A handler still running in another thread holds the lock while os.environ carries
-        # its variables: the user's settings are restored only after it put its own back.
-        with ENVIRONMENT_LOCK:
-            self._stack.close()
-        self._stack = None
+        try:
+            self._stop_running_executions()
+        finally:
+            # A handler still running in another thread holds the lock while os.environ
+            # carries its variables: the user's settings are restored only after it put its
+            # own back.
+            with ENVIRONMENT_LOCK:
+                self._stack.close()
+            self._stack = None
 
     def _stop_running_executions(self, timeout: float = 30.0) -> None:
         """Stop the executions still running and wait for their ends (at most ``timeout`` s).
@@ -701,6 +713,27 @@ class LocalEngine:
             TableName=table_name, ConsistentRead=True
         )
         return [_plain(item) for page in pages for item in page["Items"]]
+
+    def executions(self, state_machine_arn: str) -> list[Execution]:
+        """Every execution of a state machine, oldest first, however it was started.
+
+        Parameters
+        ----------
+        state_machine_arn
+            The state machine, for example a child that parents start with
+            ``states:startExecution`` tasks.
+
+        Returns
+        -------
+        list of Execution
+            Its executions, running or ended; ``Execution.wait`` waits for one's end.
+        """
+        pages = self.sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=state_machine_arn
+        )
+        found = [execution for page in pages for execution in page["executions"]]
+        found.sort(key=lambda execution: execution["startDate"])
+        return [Execution(execution["executionArn"], self) for execution in found]
 
     def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         """Run the local function that moto's Lambda backend was asked to invoke."""

@@ -6,6 +6,7 @@ that with the function's own handler, called with its own environment variables.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -14,6 +15,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -42,8 +44,14 @@ class LocalFunction:
         Its environment variables.
     invocations
         How many times it was invoked.
+    peak_concurrency
+        The most invocations in flight at once (from the start of an invocation, its
+        ``latency`` included, to its answer), for example to check a Map state's
+        ``MaxConcurrency``.
     latency
         Seconds each invocation takes before the handler runs (to simulate slow work).
+
+    Both counts start from zero again after :meth:`reset_counters`.
     """
 
     logical_id: str
@@ -52,9 +60,33 @@ class LocalFunction:
     handler: str
     environment: dict[str, str] = field(default_factory=dict)
     invocations: int = 0
+    peak_concurrency: int = 0
     latency: float = 0.0
+    _in_flight: int = field(default=0, repr=False)
     _entry: Any = field(default=None, repr=False)
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def reset_counters(self) -> None:
+        """Count ``invocations`` and ``peak_concurrency`` from zero again.
+
+        Invocations still in flight count towards the new peak.
+        """
+        with self._count_lock:
+            self.invocations = 0
+            self.peak_concurrency = self._in_flight
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        """Count an invocation, and the invocations in flight while the block runs."""
+        with self._count_lock:
+            self.invocations += 1
+            self._in_flight += 1
+            self.peak_concurrency = max(self.peak_concurrency, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
 
     def invoke(self, payload: bytes) -> tuple[bytes, bool]:
         """Run the handler on a JSON payload.
@@ -65,10 +97,12 @@ class LocalFunction:
             The JSON response and whether it is a function error (``errorType``,
             ``errorMessage``, as Lambda reports an unhandled exception).
         """
-        with self._count_lock:
-            self.invocations += 1
-        if self.latency:
-            time.sleep(self.latency)
+        with self._counted():
+            if self.latency:
+                time.sleep(self.latency)
+            return self._run(payload)
+
+    def _run(self, payload: bytes) -> tuple[bytes, bool]:
         event = json.loads(payload) if payload else {}
         context = SimpleNamespace(
             function_name=self.name,

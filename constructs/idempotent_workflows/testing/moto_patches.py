@@ -5,8 +5,8 @@ LocalStack, with a few gaps. Each function below closes one, by replacing one mo
 ``patched_moto`` applies them all for the duration of a ``with`` block and restores moto after,
 together with the patches of ``completion`` (executions signal their end), ``fast_paths``
 (speed), ``faults`` (mocked responses per test case), ``sync_execution``
-(StartSyncExecution), ``callbacks`` (task tokens), ``messaging`` (SQS error names) and
-``stopping`` (StopExecution).
+(StartSyncExecution), ``callbacks`` (task tokens), ``messaging`` (SQS error names),
+``stopping`` (StopExecution) and ``nested_executions`` (``states:startExecution`` tasks).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any, Final, cast
@@ -77,7 +78,15 @@ from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from . import callbacks, fast_paths, faults, messaging, stopping, sync_execution
+from . import (
+    callbacks,
+    fast_paths,
+    faults,
+    messaging,
+    nested_executions,
+    stopping,
+    sync_execution,
+)
 from .completion import signalled_end
 from .jsonata_engine import JSONataEvaluationError, evaluate_jsonata
 
@@ -223,6 +232,42 @@ def _input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
     return start_execution
 
 
+def _generated_name(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Name an execution started without a name with a UUID, as Step Functions does.
+
+    moto named it ``None``: a second nameless start of the same state machine (a child started
+    by a Task state without ``Name``) was taken for the first one, or refused.
+    """
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    return start_execution
+
+
+#: How long StopExecution waits for a just-started execution to be set up (seconds).
+_SET_UP_SECONDS: Final = 5.0
+
+
+def _stopped_once_set_up(original: Callable[..., None]) -> Callable[..., None]:
+    """Stop a just-started execution once its worker has set it up.
+
+    moto's worker thread creates the execution's environment first thing; a StopExecution
+    before that (a parent stopping the child it has just started, the engine closing) failed
+    with ``AttributeError``.
+    """
+
+    def stop(self: Any, *args: Any, **kwargs: Any) -> None:
+        deadline = time.monotonic() + _SET_UP_SECONDS
+        while self.env is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        original(self, *args, **kwargs)
+
+    return stop
+
+
 def _reused_clients(original: Callable[..., Any]) -> Callable[..., Any]:
     """Reuse one boto3 client per region and service (clients are thread-safe).
 
@@ -275,6 +320,7 @@ def patched_moto(
     wait_scale: Callable[[], float],
     execution_ended: Callable[[str], None],
     test_case_for: Callable[[str, str], MockTestCase],
+    wait_for_end: Callable[[str, float], bool],
 ) -> Iterator[None]:
     """Apply every completion of moto for the duration of the block.
 
@@ -287,6 +333,10 @@ def patched_moto(
     test_case_for
         Returns the mocked responses (``faults``) of a test case, given the state machine ARN
         and the test case name; raises ``LookupError`` if there is no such test case.
+    wait_for_end
+        ``wait_for_end(execution_arn, timeout)`` blocks until the execution ends (``True``) or
+        ``timeout`` seconds pass (``False``); a parent waits so for its child
+        (``nested_executions``).
     """
     with contextlib.ExitStack() as stack:
         patch = stack.enter_context
@@ -312,6 +362,7 @@ def patched_moto(
         )
         backend = StepFunctionsParserBackend
         start = _input_length_limit(backend.start_execution)
+        start = _generated_name(start)
         start = faults.test_case_from_arn(start, test_case_for)
         patch(mock.patch.object(backend, "start_execution", start))
         start_sync = _input_length_limit(sync_execution.start_sync_execution)
@@ -330,6 +381,7 @@ def patched_moto(
             state_task_service_sns,
         ):
             patch(mock.patch.object(module, "boto_client_for", client_for))
+        patch(nested_executions.nested_executions(wait_for_end, client_for))
         parse = fast_paths.parsed_once(AmazonStateLanguageParser.parse)
         patch(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
         patch(mock.patch.object(EvalComponent, "heap_key", property(fast_paths.heap_key)))
@@ -350,6 +402,7 @@ def patched_moto(
             )
         )
         patch(mock.patch.object(worker, "start", fast_paths.worker_start(worker.start)))
+        patch(mock.patch.object(worker, "stop", _stopped_once_set_up(worker.stop)))
         for execution in (Execution, SyncExecution):
             with_case = faults.worker_with_test_case(execution._get_start_execution_worker)
             patch(mock.patch.object(execution, "_get_start_execution_worker", with_case))
