@@ -20,6 +20,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from jsonata_reference import Outcome, disagreement, engine_outcome
 
+from idempotent_workflows.examples.warehouse import Answer, WarehouseSimulator
 from idempotent_workflows.expressions import idempotency_key
 from idempotent_workflows.testing import LocalEngine, moto_patches
 from idempotent_workflows.testing.template import state_machine_definitions
@@ -132,6 +133,30 @@ def exercise_payments(engine, deployed) -> None:
     assert deployed.run_sync({"body": {}}).error == "Idempotency.InvalidKey"
 
 
+def exercise_orders(engine, deployed) -> None:
+    """An order shipped, repeated, changed, declined, invalid, sold out, rejected, unanswered."""
+    order = {
+        "OrderId": "o1",
+        "Currency": "EUR",
+        "Items": [{"Sku": "é", "Quantity": 2, "Price": 9.99}],
+    }
+    answers = {"o5": Answer.REJECT, "o6": Answer.IGNORE}
+    with WarehouseSimulator(engine.sqs, engine.sfn, deployed.queue("WarehouseQueue"), answers):
+        assert deployed.run(order).status == "SUCCEEDED"
+        assert deployed.run(order).status == "SUCCEEDED"
+        changed = deployed.run({**order, "Currency": "USD"})
+        assert changed.error == "Idempotency.PayloadMismatch"
+        for order_id, items, error in [
+            ("o2-é", [{"Sku": "A", "Quantity": 1, "Price": 20_000}], "PaymentDeclined"),
+            ("o3", [], "InvalidOrder"),
+            ("o4", [{"Sku": "SOLD-OUT-1", "Quantity": 1, "Price": 1}], "OutOfStock"),
+            ("o5", order["Items"], "Warehouse.Rejected"),
+            ("o6", order["Items"], "States.Timeout"),
+        ]:
+            failed = deployed.run({**order, "OrderId": order_id, "Items": items})
+            assert failed.error == error
+
+
 @pytest.fixture(scope="module")
 def recorded(example_stacks):
     """Evaluations recorded while the example stacks run every path."""
@@ -144,6 +169,7 @@ def recorded(example_stacks):
             )
             exercise_transactions(engine.deploy(example_stacks[f"Transaction{workflow_type}"]))
         exercise_payments(engine, engine.deploy(example_stacks["PaymentsApi"]))
+        exercise_orders(engine, engine.deploy(example_stacks["OrderFlow"]))
     return recorder.calls
 
 

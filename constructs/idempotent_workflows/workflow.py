@@ -23,6 +23,24 @@ from .validation import check_bool, check_instance, check_removal_policy
 _OWNER: Final = "IdempotentWorkflow"
 
 
+def execution_logs(
+    scope: Construct, include_execution_data: bool, removal_policy: RemovalPolicy
+) -> sfn.LogOptions:
+    """Logging of a state machine at level ALL to a new log group ``Logs`` (one month).
+
+    Express executions keep no history outside these logs, so they should include the
+    execution data; a Standard execution's history already holds it.
+    """
+    log_group = logs.LogGroup(
+        scope, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal_policy
+    )
+    return sfn.LogOptions(
+        destination=log_group,
+        level=sfn.LogLevel.ALL,
+        include_execution_data=include_execution_data,
+    )
+
+
 class IdempotentWorkflow(Construct):
     """A Step Functions state machine that runs ``work`` at most once per idempotency key.
 
@@ -133,7 +151,7 @@ class IdempotentWorkflow(Construct):
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=workflow_type,
             state_machine_name=state_machine_name,
-            logs=logs or self._default_logs(express, removal_policy),
+            logs=logs or execution_logs(self, express, removal_policy),
             tracing_enabled=tracing_enabled,
         )
         if (
@@ -146,17 +164,6 @@ class IdempotentWorkflow(Construct):
                 "Express executions keep no history outside CloudWatch Logs: log at "
                 "LogLevel.ALL with include_execution_data=True to see what each one did.",
             )
-
-    def _default_logs(self, express: bool, removal_policy: RemovalPolicy) -> sfn.LogOptions:
-        log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=removal_policy,
-        )
-        return sfn.LogOptions(
-            destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=express
-        )
 
     def grant_start_execution(self, identity: iam.IGrantable) -> iam.Grant:
         """Allow ``identity`` to start executions (and, for Express, synchronous ones).

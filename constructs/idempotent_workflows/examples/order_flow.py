@@ -13,7 +13,7 @@ from typing import Any, Final, cast
 
 from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -28,6 +28,7 @@ from ..notification import FailureNotification
 from ..protocol import IdempotencyProtocol
 from ..table import IdempotencyTable
 from ..validation import check_duration
+from ..workflow import execution_logs
 
 #: Errors of the order itself: retrying them cannot help.
 INVALID_ORDER: Final = "InvalidOrder"
@@ -148,19 +149,11 @@ class OrderFlowStack(Stack):
             ),
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(
-                    self,
-                    "Logs",
-                    retention=logs.RetentionDays.ONE_MONTH,
-                    removal_policy=removal_policy,
-                ),
-                level=sfn.LogLevel.ALL,
-            ),
+            logs=execution_logs(self, False, removal_policy),
             tracing_enabled=True,
         )
 
-    def _function(self, id: str, folder: str, entry: str, description: str) -> Any:
+    def _function(self, id: str, folder: str, entry: str, description: str) -> lambda_.Function:
         return handler_function(
             self,
             id,
