@@ -250,7 +250,14 @@ def test_a_missed_heartbeat_times_the_task_out_on_the_scaled_clock(local_engine)
 
 def test_a_waiting_task_past_its_timeout_fails_however_many_heartbeats(local_engine):
     local_engine.wait_scale = SCALE
-    deployed = local_engine.deploy(warehouse_stack("Expired", **TIMED))
+    # A window of 3/4 of the timeout, beaten every 0.1 s: a pause of a busy machine between
+    # two beats must not pass for a missed heartbeat.
+    heartbeat = TIMEOUT * 3 // 4
+    deployed = local_engine.deploy(
+        warehouse_stack(
+            "Expired", heartbeat_timeout=seconds(heartbeat), task_timeout=seconds(TIMEOUT)
+        )
+    )
     started = time.monotonic()
     execution = deployed.start({"sku": 4})
     beat_until_ended(local_engine, only_token(deployed, {"sku": 4}), execution)
@@ -259,7 +266,7 @@ def test_a_waiting_task_past_its_timeout_fails_however_many_heartbeats(local_eng
     assert TIMEOUT * SCALE <= time.monotonic() - started < 5
     assert [e["error"] for e in events(execution, "TaskTimedOut")] == ["States.Timeout"]
     (scheduled,) = events(execution, "TaskScheduled")
-    assert (scheduled["heartbeatInSeconds"], scheduled["timeoutInSeconds"]) == (HEARTBEAT, TIMEOUT)
+    assert (scheduled["heartbeatInSeconds"], scheduled["timeoutInSeconds"]) == (heartbeat, TIMEOUT)
 
 
 def test_stopping_an_execution_ends_its_wait_for_a_token(local_engine):

@@ -235,8 +235,11 @@ def test_a_silent_warehouse_misses_its_heartbeat(flow):
     assert notice["Error"] == "States.Timeout"
 
 
-def test_a_warehouse_that_beats_but_never_answers_times_out(flow, local_engine):
-    local_engine.wait_scale = 0.0002  # the 2-hour timeout lasts 1.4 s, the heartbeat 0.12 s
+def test_a_warehouse_that_beats_but_never_answers_times_out(local_engine):
+    # A 10-minute heartbeat and a 20-minute timeout: 0.6 s and 1.2 s here, beaten every
+    # 0.02 s, so that a busy machine's pauses never pass for a missed heartbeat.
+    stack = OrderFlowStack(new_app(), "Patient", warehouse_timeout=Duration.minutes(20))
+    flow = local_engine.deploy(stack)
     beats = []
 
     def keep_beating() -> None:
@@ -254,14 +257,14 @@ def test_a_warehouse_that_beats_but_never_answers_times_out(flow, local_engine):
     execution = flow.run(order("o-10"))
     beater.join(timeout=10)
     assert (execution.status, execution.error) == ("FAILED", "States.Timeout")
-    assert beats[-1] - beats[0] > 0.5  # alive for several heartbeat windows, then timed out
+    assert beats[-1] - beats[0] > 0.6  # alive past the heartbeat window, then timed out
     (notice,) = notifications(flow)
     assert notice["Error"] == "States.Timeout"
 
 
 def test_reserve_items_never_has_more_than_five_in_flight(flow):
     reserve = flow.function("ReserveItem")
-    reserve.latency = 0.05
+    reserve.latency = 0.1
     items = [{"Sku": f"S-{n}", "Quantity": 1, "Price": 1} for n in range(20)]
     with warehouse(flow):
         execution = flow.run(order("o-11", items))
