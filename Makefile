@@ -61,7 +61,7 @@ docs: setup
 	$(PY) docs/generate.py
 
 snapshot-update: setup
-	$(PY) -m pytest tests/test_snapshots.py --snapshot-update
+	$(PY) -m pytest tests/test_snapshots.py --snapshot-update -n 0
 
 clean:
 	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis build

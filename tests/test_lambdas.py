@@ -19,7 +19,9 @@ random_failure = load("random_failure", "handler")
 jmespath_key = load("jmespath_key", "handler")
 
 
-@pytest.mark.parametrize("module,status", [(purchase, "CHARGED"), (refund, "REFUNDED")])
+@pytest.mark.parametrize(
+    "module,status", [(purchase, "CHARGED"), (refund, "REFUNDED")], ids=["purchase", "refund"]
+)
 def test_transaction_receipt(module, status):
     event = {"TransactionType": "PURCHASE", "TransactionId": "t-1", "Amount": 12.5}
     receipt = module.handler(event, None)
