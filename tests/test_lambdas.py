@@ -69,3 +69,47 @@ def test_jmespath_key_selects_from_the_input():
     assert jmespath_key.handler({"order": 1}, None) is None
     with pytest.raises(jmespath_key.InvalidKeyExpression, match="not valid JMESPath"):
         jmespath_key.handler({"idempotencyKeyJmespath": "[unclosed"}, None)
+
+
+validate_order = load("orders", "validate")
+reserve_item = load("orders", "reserve")
+ORDER = {"OrderId": "o-1", "Currency": "EUR", "Items": [{"Sku": "A", "Quantity": 3, "Price": 0.1}]}
+
+
+def test_validate_order_prices_a_valid_order_and_drops_unknown_fields():
+    order = {**ORDER, "Note": "gift", "Items": [{**ORDER["Items"][0], "Colour": "red"}]}
+    assert validate_order.handler(order, None) == {**ORDER, "Total": 0.3}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"OrderId": ""}, "OrderId must be a non-empty string"),
+        ({"Currency": "EURO"}, "Currency must be a three-letter code"),
+        ({"Items": []}, "Items must be a list of 1 to 100"),
+        ({"Items": [{"Sku": "A", "Quantity": 1, "Price": 1}] * 101}, "Items must be a list"),
+        ({"Items": ["A"]}, r"Items\[0\] must be an object"),
+        ({"Items": [{"Sku": "A", "Quantity": 0, "Price": 1}]}, r"Items\[0\].Quantity"),
+        ({"Items": [{"Sku": "A", "Quantity": True, "Price": 1}]}, r"Items\[0\].Quantity"),
+        ({"Items": [{"Sku": "A", "Quantity": 1, "Price": -1}]}, r"Items\[0\].Price"),
+        ({"Items": [{"Quantity": 1, "Price": 1}]}, r"Items\[0\].Sku"),
+    ],
+)
+def test_validate_order_refuses_what_retrying_cannot_fix(change, message):
+    with pytest.raises(Exception, match=message) as raised:
+        validate_order.handler({**ORDER, **change}, None)
+    assert type(raised.value).__name__ == "InvalidOrder"
+
+
+def test_reserve_item_reserves_or_reports_a_sold_out_sku():
+    reservation = reserve_item.handler({"OrderId": "o-1", "Item": ORDER["Items"][0]}, None)
+    assert (reservation["Sku"], reservation["Quantity"]) == ("A", 3)
+    assert (
+        reservation["ReservationId"]
+        != reserve_item.handler({"OrderId": "o-1", "Item": ORDER["Items"][0]}, None)[
+            "ReservationId"
+        ]
+    )
+    sold_out = {"OrderId": "o-1", "Item": {"Sku": "SOLD-OUT-2", "Quantity": 1}}
+    with pytest.raises(reserve_item.OutOfStock, match="SOLD-OUT-2 is out of stock"):
+        reserve_item.handler(sold_out, None)
