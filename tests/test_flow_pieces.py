@@ -94,6 +94,8 @@ def test_wait_for_callback_without_heartbeat_and_with_its_own_retry():
         ({"queue": "arn:aws:sqs:queue"}, TypeError, r"queue must be an aws_sqs.IQueue"),
         ({"message": {"Id": 1}}, TypeError, r"message must be a str"),
         ({"retry": 3}, TypeError, r"retry must be a RetryPolicy"),
+        ({"token_field": ""}, ValueError, r"token_field must not be empty"),
+        ({"message": "{% {'Id': 1} %}"}, ValueError, r"message is a JSONata expression without"),
     ],
 )
 def test_wait_for_callback_refuses_bad_props_by_name(props, error, message):
@@ -174,6 +176,20 @@ def test_failure_notification_refuses_bad_props_by_name():
             subject="s",
             details={"Id": 1},  # type: ignore[arg-type]
         )
+
+
+@pytest.mark.parametrize("subject", ["", "Ordre échoué", "two\nlines", "x" * 100])
+def test_failure_notification_refuses_a_subject_sns_would_refuse(subject):
+    stack = Stack(new_app(), "Subject")
+    with pytest.raises(ValueError, match="FailureNotification: subject must be one line"):
+        FailureNotification(stack, "F", topic=sns.Topic(stack, "T"), subject=subject)
+
+
+def test_retry_policy_refuses_one_error_name_given_as_a_string():
+    stack, queue = callback_stack()
+    task = wait_for_callback(stack, "W", queue=queue, message="{}", timeout=Duration.hours(1))
+    with pytest.raises(TypeError, match=r"pass errors=\['SQS.Oops'\]"):
+        RetryPolicy().apply(task, "SQS.Oops")
 
 
 def test_retry_policy_serves_any_service_errors():

@@ -92,6 +92,7 @@ def test_validate_order_prices_a_valid_order_and_drops_unknown_fields():
         ({"Items": [{"Sku": "A", "Quantity": 0, "Price": 1}]}, r"Items\[0\].Quantity"),
         ({"Items": [{"Sku": "A", "Quantity": True, "Price": 1}]}, r"Items\[0\].Quantity"),
         ({"Items": [{"Sku": "A", "Quantity": 1, "Price": -1}]}, r"Items\[0\].Price"),
+        ({"Items": [{"Sku": "A", "Quantity": 1, "Price": 0}]}, r"Items\[0\].Price must be a pos"),
         ({"Items": [{"Quantity": 1, "Price": 1}]}, r"Items\[0\].Sku"),
     ],
 )

@@ -38,8 +38,9 @@ def wait_for_callback(
     The execution sleeps (a Standard one costs nothing while it waits) until a worker answers
     with ``SendTaskSuccess`` (its output becomes the task's result), ``SendTaskFailure`` (the
     task fails with the worker's error and cause), or the time runs out: no answer within
-    ``timeout`` fails it with ``States.Timeout``; no ``SendTaskHeartbeat`` within ``heartbeat``
-    fails it with ``States.HeartbeatTimeout``. Sending the message retries SQS's transient
+    ``timeout``, or no ``SendTaskHeartbeat`` within ``heartbeat``, fails it with
+    ``States.Timeout`` (a Catch or Retry on ``States.HeartbeatTimeout`` matches only the
+    missed heartbeat). Sending the message retries SQS's transient
     errors; the waiting itself is never retried, so a rejection or a timeout reaches the
     task's Catch at once. Express workflows cannot wait for a callback: use it in Standard ones.
 
@@ -76,8 +77,9 @@ def wait_for_callback(
     TypeError
         If a prop has the wrong type.
     ValueError
-        If a duration is not a whole number of seconds from 1 s (``timeout``: to a year), or
-        ``heartbeat`` is not shorter than ``timeout``.
+        If a duration is not a whole number of seconds from 1 s (``timeout``: to a year),
+        ``heartbeat`` is not shorter than ``timeout``, ``token_field`` is empty, or an
+        expression comes with its ``{% %}`` delimiters.
     """
     check_interface(
         _OWNER,
@@ -91,6 +93,14 @@ def wait_for_callback(
         check_instance(_OWNER, name, text, str, "pass a string")
     check_instance(_OWNER, "outputs", outputs, str, "pass a JSONata expression or omit it")
     check_instance(_OWNER, "retry", retry, RetryPolicy, "pass a RetryPolicy or omit it")
+    if not token_field:
+        raise ValueError(f"{_OWNER}: token_field must not be empty: omit it for 'TaskToken'.")
+    for name, text in {"message": message, "outputs": outputs or ""}.items():
+        if text.lstrip().startswith("{%"):
+            raise ValueError(
+                f"{_OWNER}: {name} is a JSONata expression without its {{% %}} delimiters, "
+                f"got {text!r}: drop the delimiters, the task adds them."
+            )
     timeout_seconds = whole_seconds(_OWNER, "timeout", timeout, maximum=_YEAR_SECONDS)
     if heartbeat is not None:
         heartbeat_seconds = whole_seconds(_OWNER, "heartbeat", heartbeat)

@@ -27,7 +27,7 @@ class FailureNotification(sfn.StateMachineFragment):
     state's input), retrying SNS's transient errors; ``Failed`` then ends the execution with
     the original error name and cause, so callers and alarms see what went wrong and not a
     generic failure. If the notification itself cannot be sent, the execution still fails with
-    the original error.
+    the original error. The two states have fixed names: one per state machine.
 
     Parameters
     ----------
@@ -38,7 +38,8 @@ class FailureNotification(sfn.StateMachineFragment):
     topic
         Where the notification goes.
     subject
-        Subject of the notification (for e-mail subscribers).
+        Subject of the notification (for e-mail subscribers): ASCII, one line, under 100
+        characters, as SNS requires.
     details
         JSONata expression (without ``{% %}``) for an object added to the message, evaluated
         on the input of the state that failed. Default ``"{}"``. Example:
@@ -50,6 +51,8 @@ class FailureNotification(sfn.StateMachineFragment):
     ------
     TypeError
         If a prop has the wrong type.
+    ValueError
+        If ``subject`` is not one ASCII line under 100 characters.
     """
 
     def __init__(
@@ -73,6 +76,11 @@ class FailureNotification(sfn.StateMachineFragment):
         for name, text in {"subject": subject, "details": details}.items():
             check_instance(_OWNER, name, text, str, "pass a string")
         check_instance(_OWNER, "retry", retry, RetryPolicy, "pass a RetryPolicy or omit it")
+        if not (subject and subject.isascii() and subject.isprintable() and len(subject) < 100):
+            raise ValueError(
+                f"{_OWNER}: subject must be one line of printable ASCII under 100 characters "
+                f"(SNS refuses others and the notification would be lost), got {subject!r}."
+            )
         super().__init__(scope, id)
         self.details = details
         failed = sfn.Fail.jsonata(

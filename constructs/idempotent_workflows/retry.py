@@ -124,6 +124,11 @@ class RetryPolicy:
             The error names to retry. Default ``TRANSIENT_DYNAMODB_ERRORS`` (the protocol's
             calls); ``TRANSIENT_SQS_ERRORS`` and ``TRANSIENT_SNS_ERRORS`` serve those services.
         """
+        if isinstance(errors, str):
+            raise TypeError(
+                f"RetryPolicy.apply: errors must be a sequence of error names, got the string "
+                f"{errors!r}: pass errors=[{errors!r}]."
+            )
         if self.max_attempts == 0:
             return
         task.add_retry(

@@ -49,9 +49,9 @@ FUNCTION_VERSIONS_REASON: Final = (
     "invokes by design; no other function matches."
 )
 DLQ_REASON: Final = (
-    "Invoked synchronously by a Step Functions state machine, which retries and catches its "
-    "errors and records failures in the idempotency table; a DLQ only applies to asynchronous "
-    "invocations."
+    "Invoked synchronously by a Step Functions state machine, whose task retries and catches "
+    "its errors (and records them, inside the idempotency protocol); a DLQ only applies to "
+    "asynchronous invocations."
 )
 
 EXECUTION_LOGGING_REASON: Final = (

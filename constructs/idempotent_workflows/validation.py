@@ -75,12 +75,30 @@ def check_interface(
 
 
 def whole_seconds(owner: str, prop: str, value: Any, *, maximum: int | None = None) -> int:
-    """``value`` (a ``Duration``) in seconds; raise unless it is a whole number from 1 up.
+    """A ``Duration`` prop in seconds, checked to be whole, from 1 s, at most ``maximum``.
 
     Step Functions counts retry waits and task timeouts in whole seconds.
+
+    Parameters
+    ----------
+    owner, prop
+        The construct and the prop, for the error message.
+    value
+        The prop's value.
+    maximum
+        Largest number of seconds allowed. Default: no limit.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is None or not a ``Duration``.
+    ValueError
+        If it is not a whole number of seconds, below 1 s or above ``maximum``.
     """
     if value is None:
-        raise TypeError(f"{owner}: {prop} is required: pass for example {prop}=Duration.hours(1).")
+        raise TypeError(
+            f"{owner}: {prop} is required: pass for example {prop}=Duration.seconds(5)."
+        )
     check_duration(owner, prop, value)
     seconds, rest = divmod(value.to_milliseconds(), 1000)
     if rest:
@@ -91,5 +109,7 @@ def whole_seconds(owner: str, prop: str, value: Any, *, maximum: int | None = No
     if seconds < 1:
         raise ValueError(f"{owner}: {prop} must be at least 1 second, got {seconds} s.")
     if maximum is not None and seconds > maximum:
-        raise ValueError(f"{owner}: {prop} must be at most {maximum} s, got {seconds} s.")
+        raise ValueError(
+            f"{owner}: {prop} must be at most {maximum} s, got {seconds} s: pass a shorter one."
+        )
     return int(seconds)

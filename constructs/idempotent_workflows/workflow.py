@@ -28,8 +28,20 @@ def execution_logs(
 ) -> sfn.LogOptions:
     """Logging of a state machine at level ALL to a new log group ``Logs`` (one month).
 
-    Express executions keep no history outside these logs, so they should include the
-    execution data; a Standard execution's history already holds it.
+    Parameters
+    ----------
+    scope
+        Where the log group is created.
+    include_execution_data
+        Whether the logs hold inputs and outputs. Express executions keep no history outside
+        these logs, so they should; a Standard execution's history already holds them.
+    removal_policy
+        Removal policy of the log group.
+
+    Returns
+    -------
+    aws_cdk.aws_stepfunctions.LogOptions
+        The ``logs`` prop of the state machine.
     """
     log_group = logs.LogGroup(
         scope, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal_policy

@@ -16,8 +16,8 @@ def _line_item(item, index):
         raise InvalidOrder(f"Items[{index}].Sku must be a non-empty string, got {sku!r}")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise InvalidOrder(f"Items[{index}].Quantity must be a positive integer, got {quantity!r}")
-    if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
-        raise InvalidOrder(f"Items[{index}].Price must be a number >= 0, got {price!r}")
+    if isinstance(price, bool) or not isinstance(price, (int, float)) or price <= 0:
+        raise InvalidOrder(f"Items[{index}].Price must be a positive number, got {price!r}")
     return {"Sku": sku, "Quantity": quantity, "Price": price}
 
 

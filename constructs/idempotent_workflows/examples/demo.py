@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ..states import ProtocolState as S
 from ..testing import DeployedStack, Execution, LocalEngine
@@ -144,6 +144,17 @@ def _demo_orders(deployed: DeployedStack) -> list[str]:
     return lines
 
 
+#: The demo of each stack (by name prefix) and its Wait scale. A caller of the API waits real
+#: seconds: polls of 2 s outlast the 0.5 s work. The order flow's warehouse heartbeat (10
+#: minutes) is missed within 0.6 s.
+_DEMOS: Final = (
+    ("OrderFlow", _demo_orders, 0.001),
+    ("PaymentsApi", _demo_api, 1.0),
+    ("Transaction", _demo_transactions, 0.01),
+    ("", _demo_workflow, 0.01),
+)
+
+
 def main(cloud_assembly: str = "cdk.out") -> None:
     """Deploy every example stack in ``cloud_assembly`` into the local engine and run the demo."""
     directory = Path(cloud_assembly)
@@ -155,19 +166,10 @@ def main(cloud_assembly: str = "cdk.out") -> None:
     with LocalEngine() as engine:
         for name in stacks:
             deployed = engine.deploy_cloud_assembly(directory, name)
-            # A caller of the API waits real seconds: polls of 2 s outlast the 0.5 s work.
-            # The order flow's warehouse heartbeat (10 minutes) is missed within 0.6 s.
-            engine.wait_scale = {"PaymentsApi": 1.0, "OrderFlow": 0.001}.get(name, 0.01)
-            print(f"\n{name}")
-            demo = (
-                _demo_orders
-                if name.startswith("OrderFlow")
-                else _demo_api
-                if name.startswith("PaymentsApi")
-                else _demo_transactions
-                if name.startswith("Transaction")
-                else _demo_workflow
+            demo, engine.wait_scale = next(
+                (demo, scale) for prefix, demo, scale in _DEMOS if name.startswith(prefix)
             )
+            print(f"\n{name}")
             print("\n".join(demo(deployed)))
             print(f"  records in the table: {len(deployed.items())}")
 

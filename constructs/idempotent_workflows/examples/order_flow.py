@@ -21,25 +21,28 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ..callback import wait_for_callback
-from ..expressions import jsonata
+from ..expressions import jsonata, literal
 from ..functions import handler_function
 from ..key import IdempotencyKey
 from ..notification import FailureNotification
 from ..protocol import IdempotencyProtocol
 from ..table import IdempotencyTable
-from ..validation import check_duration
+from ..validation import check_removal_policy, whole_seconds
 from ..workflow import execution_logs
 
 #: Errors of the order itself: retrying them cannot help.
 INVALID_ORDER: Final = "InvalidOrder"
 #: Default limit on line items reserved at once, so the stock service is not stampeded.
 DEFAULT_MAX_CONCURRENCY: Final = 5
+#: Default longest wait for the warehouse's answer, and for a heartbeat of the warehouse.
+DEFAULT_WAREHOUSE_TIMEOUT: Final = Duration.hours(2)
+DEFAULT_WAREHOUSE_HEARTBEAT: Final = Duration.minutes(10)
 _OWNER: Final = "OrderFlowStack"
 
 
 def _merged(field: str, value: str) -> str:
-    """JSONata output: the state's input with ``field`` set to ``value``."""
-    return jsonata(f"$merge([$states.input, {{'{field}': {value}}}])")
+    """JSONata (without ``{% %}``) for the state's input with ``field`` set to ``value``."""
+    return f"$merge([$states.input, {{{literal(field)}: {value}}}])"
 
 
 class OrderFlowStack(Stack):
@@ -85,6 +88,14 @@ class OrderFlowStack(Stack):
         Where failed orders are announced.
     state_machine : aws_stepfunctions.StateMachine
         The flow.
+
+    Raises
+    ------
+    TypeError
+        If a prop has the wrong type (the message names the prop and what to pass).
+    ValueError
+        If ``max_concurrency`` is below 1, a duration is not a whole number of seconds, or
+        the heartbeat is not shorter than the timeout.
     """
 
     def __init__(
@@ -108,8 +119,18 @@ class OrderFlowStack(Stack):
                 f"{_OWNER}: max_concurrency must be at least 1, got {max_concurrency}: the "
                 "Map's 0 means no limit, which is what this prop is here to prevent."
             )
-        check_duration(_OWNER, "warehouse_timeout", warehouse_timeout)
-        check_duration(_OWNER, "warehouse_heartbeat", warehouse_heartbeat)
+        check_removal_policy(_OWNER, removal_policy)
+        timeout = warehouse_timeout or DEFAULT_WAREHOUSE_TIMEOUT
+        heartbeat = warehouse_heartbeat or DEFAULT_WAREHOUSE_HEARTBEAT
+        timeout_seconds = whole_seconds(_OWNER, "warehouse_timeout", timeout)
+        heartbeat_seconds = whole_seconds(_OWNER, "warehouse_heartbeat", heartbeat)
+        if heartbeat_seconds >= timeout_seconds:
+            given = "" if warehouse_heartbeat else ", the default"
+            raise ValueError(
+                f"{_OWNER}: warehouse_heartbeat ({heartbeat_seconds} s{given}) must be shorter "
+                f"than warehouse_timeout ({timeout_seconds} s): pass a shorter "
+                "warehouse_heartbeat or a longer warehouse_timeout."
+            )
         super().__init__(scope, id, **kwargs)
         self._removal_policy = removal_policy
         self.warehouse_queue = self._warehouse_queue()
@@ -136,9 +157,9 @@ class OrderFlowStack(Stack):
             message=(
                 "{'OrderId': $states.input.OrderId, 'Reservations': $states.input.Reservations}"
             ),
-            timeout=warehouse_timeout or Duration.hours(2),
-            heartbeat=warehouse_heartbeat or Duration.minutes(10),
-            outputs="$merge([$states.input, {'Shipment': $states.result}])",
+            timeout=timeout,
+            heartbeat=heartbeat,
+            outputs=_merged("Shipment", "$states.result"),
         )
         failure.catch(validate, charge, reserve, wait)
         self.state_machine = sfn.StateMachine(
@@ -233,7 +254,7 @@ class OrderFlowStack(Stack):
             payload_fields=("Total", "Currency"),
         )
         return sfn.Parallel.jsonata(
-            self, "ChargePayment", outputs=_merged("Payment", "$states.result[0]")
+            self, "ChargePayment", outputs=jsonata(_merged("Payment", "$states.result[0]"))
         ).branch(protocol)
 
     def _reserve_items(self, max_concurrency: int) -> sfn.Map:
@@ -254,6 +275,6 @@ class OrderFlowStack(Stack):
                 "Item": jsonata("$states.context.Map.Item.Value"),
             },
             max_concurrency=max_concurrency,
-            outputs=_merged("Reservations", "$states.result"),
+            outputs=jsonata(_merged("Reservations", "$states.result")),
         )
         return reservations.item_processor(reserve)

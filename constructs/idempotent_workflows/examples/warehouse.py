@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
+from botocore.exceptions import ClientError
+
 from ..callback import TOKEN_FIELD
 
 #: Error name of a rejected order, as the flow's Catch and the notification see it.
@@ -58,6 +60,9 @@ class WarehouseSimulator:
     ----------
     answered : dict of str to Answer
         What it did with each order it read, by ``OrderId``.
+    problems : list of str
+        Messages it could not serve (no ``OrderId`` or token, or an answer Step Functions
+        refused, such as a token whose task timed out meanwhile); it goes on with the next.
     """
 
     sqs: Any
@@ -67,6 +72,7 @@ class WarehouseSimulator:
     default: Answer = Answer.SHIP
     delay: float = 0.05
     answered: dict[str, Answer] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -87,7 +93,10 @@ class WarehouseSimulator:
             if not reply.get("Messages"):
                 self._stop.wait(_POLL_SECONDS)
             for message in reply.get("Messages", []):
-                self._answer(json.loads(message["Body"]))
+                try:
+                    self._answer(json.loads(message["Body"]))
+                except (ClientError, KeyError, TypeError, ValueError) as problem:
+                    self.problems.append(f"{message['MessageId']}: {problem!r}")
                 self.sqs.delete_message(
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )

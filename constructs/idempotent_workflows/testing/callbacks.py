@@ -15,6 +15,8 @@ each by replacing one moto attribute; ``patched_moto`` applies them (``patches``
   accepted a second SendTaskFailure, and answered ``InvalidToken`` to late tokens and to
   heartbeats for tasks without HeartbeatSeconds.
 - ``send_task_failure_answer``: SendTaskFailure keeps its ``cause`` (moto's answer dropped it).
+- ``step_functions_default_timeout``: a task with HeartbeatSeconds and no TimeoutSeconds may
+  wait 99,999,999 s, as in Step Functions (moto gave it 60 real seconds).
 - ``heartbeat_timeout_named``: a task that missed its heartbeat fails with ``States.Timeout``,
   as Step Functions records it (``TaskTimedOut``), and a Retry or Catch on
   ``States.HeartbeatTimeout`` matches it as well as one on ``States.Timeout``.
@@ -41,6 +43,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
 )
@@ -98,8 +101,8 @@ def scaled_wait_for_task_token(
 
     Only tasks that wait for a token (``.waitForTaskToken``) are on the scaled clock: the work
     of ``.sync`` tasks runs in real time, so their timeouts stay moto's. Without
-    TimeoutSeconds, a task waits up to 99,999,999 s, as in Step Functions; moto gave a task with
-    HeartbeatSeconds and no TimeoutSeconds 60 s, the Amazon States Language's default.
+    TimeoutSeconds, a task waits up to 99,999,999 s, as in Step Functions (see
+    ``step_functions_default_timeout``).
     """
 
     def wait_for_task_token(
@@ -108,8 +111,6 @@ def scaled_wait_for_task_token(
         if self.resource.condition != ResourceCondition.WaitForTaskToken:
             return original(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
         factor = scale()
-        if self.timeout.is_default_value():
-            timeout_seconds = TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
         heartbeat = None
         if heartbeat_endpoint is not None:
             self.heartbeat.eval(env=env)
@@ -120,6 +121,22 @@ def scaled_wait_for_task_token(
             _CLOSED.add(callback_endpoint)
 
     return wait_for_task_token
+
+
+def step_functions_default_timeout(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A task with HeartbeatSeconds and no TimeoutSeconds gets Step Functions' default.
+
+    Replaces ``ExecutionState.from_state_props``. moto gave such a task the Amazon States
+    Language's 60 s, which its outer wait then applied in real time, whatever ``wait_scale``;
+    Step Functions lets it wait 99,999,999 s.
+    """
+
+    def from_state_props(self: Any, state_props: Any) -> None:
+        original(self, state_props)
+        if isinstance(self.timeout, TimeoutSeconds) and self.timeout.is_default_value():
+            self.timeout = TimeoutSeconds(timeout_seconds=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS)
+
+    return from_state_props
 
 
 class TaskTimedOut(AWSError):
@@ -228,7 +245,11 @@ def patches(wait_scale: Callable[[], float]) -> list[Any]:
     waiting = StateTaskServiceCallback
     wait = scaled_wait_for_task_token(wait_scale, waiting._eval_wait_for_task_token)
     backend = StepFunctionsParserBackend
+    state = ExecutionState
     return [
+        mock.patch.object(
+            state, "from_state_props", step_functions_default_timeout(state.from_state_props)
+        ),
         mock.patch.object(waiting, "_from_error", heartbeat_timeout_named(waiting._from_error)),
         mock.patch.object(waiting, "_eval_wait_for_task_token", wait),
         mock.patch.object(backend, "send_task_success", send_task_success),

@@ -31,8 +31,9 @@ def stop_recorded(original: Callable[..., None]) -> Callable[..., None]:
     """
 
     def stop(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
+        # Marked first: moto's stop wakes the state in progress, which must find it stopped.
         _STOPPED.add(self.env.event_manager)
+        original(self, *args, **kwargs)
 
     return stop
 
