@@ -13,7 +13,6 @@ from typing import Any, Final, cast
 
 from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
@@ -174,14 +173,32 @@ class OrderFlowStack(Stack):
             tracing_enabled=True,
         )
 
-    def _function(self, id: str, folder: str, entry: str, description: str) -> lambda_.Function:
-        return handler_function(
+    def _invoke(
+        self,
+        name: str,
+        entry: tuple[str, str],
+        description: str,
+        payload: sfn.TaskInput | None = None,
+    ) -> tasks.LambdaInvoke:
+        """Task ``name`` that invokes a new function ``<name>Function``; outputs its answer.
+
+        ``entry`` is ``(folder, module)``: the handler in ``lambdas/<folder>/<module>.py``.
+        """
+        folder, module = entry
+        function = handler_function(
             self,
-            id,
+            f"{name}Function",
             folder=folder,
-            entry=entry,
+            entry=module,
             description=description,
             removal_policy=self._removal_policy,
+        )
+        return tasks.LambdaInvoke.jsonata(
+            self,
+            name,
+            lambda_function=function,
+            payload=payload,
+            outputs=jsonata("$states.result.Payload"),
         )
 
     def _warehouse_queue(self) -> sqs.Queue:
@@ -209,13 +226,8 @@ class OrderFlowStack(Stack):
         )
 
     def _validate_order(self) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke.jsonata(
-            self,
-            "ValidateOrder",
-            lambda_function=self._function(
-                "ValidateOrderFunction", "orders", "validate", "Validates and prices an order"
-            ),
-            outputs=jsonata("$states.result.Payload"),
+        task = self._invoke(
+            "ValidateOrder", ("orders", "validate"), "Validates and prices an order"
         )
         # The first matching retrier decides: an invalid order is never retried.
         task.add_retry(errors=[INVALID_ORDER], max_attempts=0)
@@ -229,21 +241,12 @@ class OrderFlowStack(Stack):
 
     def _charge_payment(self) -> sfn.Parallel:
         """The charge inside the idempotency protocol, wrapped so that its errors are caught."""
-        charge = tasks.LambdaInvoke.jsonata(
-            self,
+        body = {"amount": "$states.input.Total", "currency": "$states.input.Currency"}
+        charge = self._invoke(
             "Charge",
-            lambda_function=self._function(
-                "ChargeFunction", "payments", "charge", "Charges the total of an order"
-            ),
-            payload=sfn.TaskInput.from_object(
-                {
-                    "body": {
-                        "amount": jsonata("$states.input.Total"),
-                        "currency": jsonata("$states.input.Currency"),
-                    }
-                }
-            ),
-            outputs=jsonata("$states.result.Payload"),
+            ("payments", "charge"),
+            "Charges the total of an order",
+            sfn.TaskInput.from_object({"body": {k: jsonata(v) for k, v in body.items()}}),
         )
         protocol = IdempotencyProtocol(
             self,
@@ -258,13 +261,8 @@ class OrderFlowStack(Stack):
         ).branch(protocol)
 
     def _reserve_items(self, max_concurrency: int) -> sfn.Map:
-        reserve = tasks.LambdaInvoke.jsonata(
-            self,
-            "ReserveItem",
-            lambda_function=self._function(
-                "ReserveItemFunction", "orders", "reserve", "Reserves one line item in stock"
-            ),
-            outputs=jsonata("$states.result.Payload"),
+        reserve = self._invoke(
+            "ReserveItem", ("orders", "reserve"), "Reserves one line item in stock"
         )
         reservations = sfn.Map.jsonata(
             self,
