@@ -124,10 +124,10 @@ def _order_result(execution: Execution) -> str | None:
 
 
 def _demo_orders(deployed: DeployedStack) -> list[str]:
-    """Orders through the flow, answered by the warehouse simulator (one never answers)."""
+    """Orders through the flow, answered by the warehouse simulator (or not)."""
     charge = deployed.function("Charge")
     items = [{"Sku": "A-1", "Quantity": 2, "Price": 10}, {"Sku": "B-2", "Quantity": 1, "Price": 5}]
-    answers = {"O-3": Answer.REJECT, "O-4": Answer.IGNORE}
+    answers = {"O-3": Answer.REJECT, "O-4": Answer.IGNORE, "O-5": Answer.STALL}
     lines = []
     engine = deployed.engine
     with WarehouseSimulator(engine.sqs, engine.sfn, deployed.queue("WarehouseQueue"), answers):
@@ -135,7 +135,8 @@ def _demo_orders(deployed: DeployedStack) -> list[str]:
             ("order completes", "O-1"),
             ("same order again (duplicate)", "O-1"),
             ("warehouse rejects", "O-3"),
-            ("warehouse never answers", "O-4"),
+            ("warehouse silent (heartbeat)", "O-4"),
+            ("warehouse stalls (timeout)", "O-5"),
         ]:
             execution = deployed.run({"OrderId": order_id, "Currency": "EUR", "Items": items})
             lines.append(_line(label, execution, charge.invocations, _order_result(execution)))
@@ -146,9 +147,9 @@ def _demo_orders(deployed: DeployedStack) -> list[str]:
 
 #: The demo of each stack (by name prefix) and its Wait scale. A caller of the API waits real
 #: seconds: polls of 2 s outlast the 0.5 s work. The order flow's warehouse heartbeat (10
-#: minutes) is missed within 0.6 s.
+#: minutes) is missed within 0.3 s, its timeout (2 hours) within 3.6 s.
 _DEMOS: Final = (
-    ("OrderFlow", _demo_orders, 0.001),
+    ("OrderFlow", _demo_orders, 0.0005),
     ("PaymentsApi", _demo_api, 1.0),
     ("Transaction", _demo_transactions, 0.01),
     ("", _demo_workflow, 0.01),

@@ -34,7 +34,9 @@ class Answer(Enum):
     REJECT = "reject"
     """``SendTaskFailure`` with ``Warehouse.Rejected``."""
     IGNORE = "ignore"
-    """No answer: the flow's heartbeat or timeout fires."""
+    """No answer, no heartbeat: the flow's heartbeat timeout fires."""
+    STALL = "stall"
+    """Heartbeats every ``delay`` but never answers: the flow's task timeout fires."""
 
 
 @dataclass
@@ -107,6 +109,9 @@ class WarehouseSimulator:
         self.answered[order_id] = answer
         if answer is Answer.IGNORE:
             return
+        if answer is Answer.STALL:
+            threading.Thread(target=self._beat, args=(token,), daemon=True).start()
+            return
         self.stepfunctions.send_task_heartbeat(taskToken=token)
         self._stop.wait(self.delay)
         if answer is Answer.SHIP:
@@ -119,3 +124,11 @@ class WarehouseSimulator:
                 error=REJECTED_ERROR,
                 cause=f"The warehouse cannot ship order {order_id} ({items} line items).",
             )
+
+    def _beat(self, token: str) -> None:
+        """Heartbeat until the task is over (Step Functions then refuses the token)."""
+        while not self._stop.wait(self.delay):
+            try:
+                self.stepfunctions.send_task_heartbeat(taskToken=token)
+            except ClientError:
+                return
