@@ -47,6 +47,13 @@ class FailureNotification(sfn.StateMachineFragment):
     retry
         Retry of the publish on transient SNS errors. Default ``RetryPolicy()``.
 
+    Attributes
+    ----------
+    notify : aws_cdk.aws_stepfunctions_tasks.SnsPublish
+        The ``NotifyFailure`` state (the fragment's start).
+    details : str
+        The ``details`` expression each :meth:`catch` adds to the message.
+
     Raises
     ------
     TypeError
