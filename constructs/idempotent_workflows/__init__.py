@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .key import IdempotencyKey
     from .notification import FailureNotification
     from .protocol import IdempotencyProtocol
-    from .queue import IdempotentQueue
+    from .queue import IdempotentQueue, queue_with_dead_letters
     from .record import IdempotencyError, RecordStatus
     from .retry import RetryPolicy
     from .router import TransactionRouter
@@ -50,6 +50,7 @@ _EXPORTS: Final[dict[str, str | None]] = {
     "TransactionRouter": "router",
     "acknowledge_findings": "security",
     "mask_asset_hashes": "snapshots",
+    "queue_with_dead_letters": "queue",
     "record": None,
     "wait_for_callback": "callback",
 }
@@ -71,6 +72,7 @@ __all__ = [
     "__version__",
     "acknowledge_findings",
     "mask_asset_hashes",
+    "queue_with_dead_letters",
     "record",
     "wait_for_callback",
 ]

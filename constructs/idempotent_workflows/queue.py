@@ -32,6 +32,57 @@ PIPE_INPUT_TEMPLATE: Final = '{"messageId": <$.messageId>, "body": <$.body>}'
 _OWNER: Final = "IdempotentQueue"
 
 
+def queue_with_dead_letters(
+    scope: Construct,
+    id: str,
+    dead_letters_id: str,
+    *,
+    max_receive_count: int = 5,
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+) -> tuple[sqs.Queue, sqs.Queue]:
+    """An SQS queue and its dead-letter queue, both encrypted (SSE-SQS) and TLS only.
+
+    A message goes to the dead-letter queue (kept 14 days) after ``max_receive_count``
+    deliveries. ``acknowledge_findings`` acknowledges the dead-letter queue's own missing
+    redrive policy.
+
+    Parameters
+    ----------
+    scope
+        Parent construct.
+    id, dead_letters_id
+        Construct ids of the queue and of its dead-letter queue.
+    max_receive_count
+        Deliveries before a message moves to the dead-letter queue. Default 5.
+    removal_policy
+        Removal policy of both queues. Default ``RETAIN``.
+
+    Returns
+    -------
+    tuple of aws_sqs.Queue
+        The queue and its dead-letter queue.
+    """
+    dead_letters = sqs.Queue(
+        scope,
+        dead_letters_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+        removal_policy=removal_policy,
+    )
+    queue = sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        dead_letter_queue=sqs.DeadLetterQueue(
+            max_receive_count=max_receive_count, queue=dead_letters
+        ),
+        removal_policy=removal_policy,
+    )
+    return queue, dead_letters
+
+
 class IdempotentQueue(Construct):
     """An SQS queue whose messages each start ``work`` in an ``IdempotentWorkflow``, once.
 
@@ -96,22 +147,11 @@ class IdempotentQueue(Construct):
             workflow_type=workflow_type,
             removal_policy=removal_policy,
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=removal_policy,
-        )
-        self.queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = queue_with_dead_letters(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=max_receive_count, queue=self.dead_letter_queue
-            ),
+            "DeadLetters",
+            max_receive_count=max_receive_count,
             removal_policy=removal_policy,
         )
         role = iam.Role(

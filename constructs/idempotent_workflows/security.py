@@ -12,11 +12,11 @@ from typing import Any, Final, cast
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct
 
 from .api import IdempotentApi
-from .queue import IdempotentQueue
 
 #: Actions granted on ``"*"`` because IAM offers no resource-level permission for them.
 UNSCOPED_ACTIONS: Final = frozenset(
@@ -69,15 +69,17 @@ WAF_REASON: Final = (
 )
 
 DEAD_LETTER_REASON: Final = (
-    "This queue is the dead-letter queue of an IdempotentQueue: messages land here after "
-    "their last delivery, for people to inspect; a dead-letter queue of its own would only "
-    "move them again."
+    "This queue is another queue's dead-letter queue: messages land here after their last "
+    "delivery, for people to inspect; a dead-letter queue of its own would only move them "
+    "again."
 )
 
 
-def _acknowledge_queue(queue: IdempotentQueue) -> list[str]:
-    """Serverless-SQSRedrivePolicy on the dead-letter queue itself."""
-    resource = _resource(queue.dead_letter_queue)
+def _acknowledge_dead_letters(queue: sqs.Queue) -> list[str]:
+    """Serverless-SQSRedrivePolicy on the dead-letter queue of ``queue``, if it has one."""
+    if queue.dead_letter_queue is None:
+        return []
+    resource = _resource(queue.dead_letter_queue.queue)
     Validations.of(resource).acknowledge(
         Acknowledgment(id="Serverless::Serverless-SQSRedrivePolicy", reason=DEAD_LETTER_REASON)
     )
@@ -108,8 +110,9 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
     X-Ray wildcard). Each acknowledgment is made only while the finding is exactly the
     expected one; functions no state machine invokes are left alone. For
     each ``IdempotentApi``: execution logging and WAF on its stage (APIG6, APIG3) and the
-    Cognito authorizer on its IAM-authorized method (COG4). For each ``IdempotentQueue``: no
-    redrive policy on its dead-letter queue (Serverless-SQSRedrivePolicy).
+    Cognito authorizer on its IAM-authorized method (COG4). For each queue with a dead-letter
+    queue (an ``IdempotentQueue``'s, or any made by ``queue_with_dead_letters``): no redrive
+    policy on the dead-letter queue itself (Serverless-SQSRedrivePolicy).
 
     Parameters
     ----------
@@ -130,8 +133,8 @@ def acknowledge_findings(scope: IConstruct) -> list[str]:
     for construct in scope.node.find_all():
         if isinstance(construct, IdempotentApi):
             acknowledged += _acknowledge_api(construct)
-        elif isinstance(construct, IdempotentQueue):
-            acknowledged += _acknowledge_queue(construct)
+        elif isinstance(construct, sqs.Queue):
+            acknowledged += _acknowledge_dead_letters(construct)
     for state_machine in scope.node.find_all():
         if not isinstance(state_machine, sfn.StateMachine):
             continue

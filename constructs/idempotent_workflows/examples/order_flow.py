@@ -9,12 +9,11 @@ warehouse queue; the execution sleeps until the warehouse answers). Every state'
 
 from __future__ import annotations
 
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -25,6 +24,7 @@ from ..functions import handler_function
 from ..key import IdempotencyKey
 from ..notification import FailureNotification
 from ..protocol import IdempotencyProtocol
+from ..queue import queue_with_dead_letters
 from ..table import IdempotencyTable
 from ..validation import check_removal_policy, whole_seconds
 from ..workflow import execution_logs
@@ -75,7 +75,7 @@ class OrderFlowStack(Stack):
     warehouse_heartbeat
         Longest silence of the warehouse between heartbeats. Default 10 minutes.
     removal_policy
-        Removal policy of the table and log groups. Default ``DESTROY`` (an example).
+        Removal policy of the table, log groups and queues. Default ``DESTROY`` (an example).
     **kwargs
         Passed to ``Stack``.
 
@@ -132,7 +132,9 @@ class OrderFlowStack(Stack):
             )
         super().__init__(scope, id, **kwargs)
         self._removal_policy = removal_policy
-        self.warehouse_queue = self._warehouse_queue()
+        self.warehouse_queue, _ = queue_with_dead_letters(
+            self, "WarehouseQueue", "WarehouseDeadLetters", removal_policy=removal_policy
+        )
         self.failure_topic = sns.Topic(
             self,
             "OrderFailures",
@@ -199,30 +201,6 @@ class OrderFlowStack(Stack):
             lambda_function=function,
             payload=payload,
             outputs=jsonata("$states.result.Payload"),
-        )
-
-    def _warehouse_queue(self) -> sqs.Queue:
-        """The warehouse's queue, with a dead-letter queue for messages it cannot process."""
-        dead_letters = sqs.Queue(
-            self,
-            "WarehouseDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(cast(CfnResource, dead_letters.node.default_child)).acknowledge(
-            Acknowledgment(
-                id="Serverless::Serverless-SQSRedrivePolicy",
-                reason="The warehouse queue's dead-letter queue: messages land here after "
-                "five failed receives, for people to inspect; another would only move them.",
-            )
-        )
-        return sqs.Queue(
-            self,
-            "WarehouseQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=dead_letters),
         )
 
     def _validate_order(self) -> tasks.LambdaInvoke:
