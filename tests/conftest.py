@@ -60,6 +60,18 @@ def only_definition(stack: Stack) -> dict[str, Any]:
     return definition
 
 
+def state_events(execution: Any, state: str, kind: str) -> list[dict[str, Any]]:
+    """The details of the ``kind`` events (``TaskFailed``, ...) recorded while in ``state``."""
+    key = kind[0].lower() + kind[1:] + "EventDetails"
+    entered, found = None, []
+    for event in execution.history:
+        if event["type"].endswith("StateEntered"):
+            entered = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == kind and entered == state:
+            found.append(event.get(key, {}))
+    return found
+
+
 def only_record(deployed: Any) -> dict[str, Any]:
     """The one idempotency record of a deployed stack's table."""
     (record,) = deployed.items()

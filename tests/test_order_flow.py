@@ -7,7 +7,7 @@ import time
 
 import pytest
 from aws_cdk import Duration
-from conftest import new_app, only_definition, only_record
+from conftest import new_app, only_definition, only_record, state_events
 
 from idempotent_workflows.examples import OrderFlowStack
 from idempotent_workflows.examples.warehouse import REJECTED_ERROR, Answer, WarehouseSimulator
@@ -26,6 +26,12 @@ def stack() -> OrderFlowStack:
     return OrderFlowStack(new_app(), "OrderFlow")
 
 
+@pytest.fixture(scope="module")
+def states(stack) -> dict:
+    """The top-level states of the flow's definition (synthesized once)."""
+    return only_definition(stack)["States"]
+
+
 @pytest.fixture
 def flow(stack, local_engine):
     return local_engine.deploy(stack)
@@ -42,20 +48,13 @@ def notifications(flow) -> list[dict]:
 
 def attempts(execution, state: str) -> int:
     """Times a state's task was scheduled (first try and retries)."""
-    scheduled, current = 0, None
-    for event in execution.history:
-        if event["type"] == "TaskStateEntered":
-            current = event["stateEnteredEventDetails"]["name"]
-        elif event["type"] == "TaskScheduled" and current == state:
-            scheduled += 1
-    return scheduled
+    return len(state_events(execution, state, "TaskScheduled"))
 
 
 # -- the definition --------------------------------------------------------------------------
 
 
-def test_every_task_retries_transient_errors_and_every_state_that_can_fail_is_caught(stack):
-    states = only_definition(stack)["States"]
+def test_every_task_retries_transient_errors_and_every_state_that_can_fail_is_caught(states):
     for name in ("ValidateOrder", "ChargePayment", "ReserveItems", "WaitForWarehouse"):
         assert [c["Next"] for c in states[name]["Catch"]] == ["NotifyFailure"] * 2, name
         assert {e for c in states[name]["Catch"] for e in c["ErrorEquals"]} == {
@@ -77,8 +76,8 @@ def test_every_task_retries_transient_errors_and_every_state_that_can_fail_is_ca
     assert states["NotifyFailure"]["Retry"] and states["NotifyFailure"]["Catch"]
 
 
-def test_validation_retries_with_backoff_but_never_an_invalid_order(stack):
-    retries = only_definition(stack)["States"]["ValidateOrder"]["Retry"]
+def test_validation_retries_with_backoff_but_never_an_invalid_order(states):
+    retries = states["ValidateOrder"]["Retry"]
     assert retries[1:] == [
         {"ErrorEquals": ["InvalidOrder"], "MaxAttempts": 0},
         {

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import only_record
+from conftest import only_record, state_events
 
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows import RecordStatus
@@ -71,14 +71,7 @@ def load_cases(engine, deployed, cases: dict[str, dict[str, int]], work_fails=()
 
 
 def throttled_tries(execution, state: str) -> int:
-    entered = None
-    count = 0
-    for event in execution.history:
-        if event["type"].endswith("StateEntered"):
-            entered = event["stateEnteredEventDetails"]["name"]
-        if event["type"] == "TaskFailed" and entered == state:
-            count += event["taskFailedEventDetails"]["error"] == THROTTLED
-    return count
+    return sum(e["error"] == THROTTLED for e in state_events(execution, state, "TaskFailed"))
 
 
 def work_runs(deployed) -> int:
