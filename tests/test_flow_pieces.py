@@ -16,6 +16,8 @@ from idempotent_workflows import FailureNotification, RetryPolicy, wait_for_call
 from idempotent_workflows.retry import TRANSIENT_SNS_ERRORS, TRANSIENT_SQS_ERRORS
 
 WAIT_FOR_TOKEN = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+#: Errors no transient-error retry may match: the answer, the time running out, anything.
+NEVER_RETRIED = {"States.ALL", "States.TaskFailed", "States.Timeout"}
 
 
 def machine(stack: Stack, chainable: sfn.IChainable) -> dict:
@@ -54,6 +56,8 @@ def test_wait_for_callback_sends_the_token_and_waits_with_its_timeouts():
     # Only sending retries: a rejection, a timeout or a missed heartbeat is never retried.
     (retry,) = state["Retry"]
     assert retry["ErrorEquals"] == list(TRANSIENT_SQS_ERRORS)
+    assert {"SQS.RequestThrottled", "SQS.SdkClientException"} <= set(retry["ErrorEquals"])
+    assert not set(retry["ErrorEquals"]) & {*NEVER_RETRIED, "States.HeartbeatTimeout"}
     assert "Output" not in state
 
 
@@ -156,6 +160,8 @@ def test_failure_notification_catches_every_error_and_fails_with_the_original():
     assert notify["Resource"] == "arn:aws:states:::sns:publish"
     assert notify["Arguments"]["Subject"] == "It failed"
     assert [r["ErrorEquals"] for r in notify["Retry"]] == [list(TRANSIENT_SNS_ERRORS)]
+    assert "SNS.Throttled" in TRANSIENT_SNS_ERRORS
+    assert not set(TRANSIENT_SNS_ERRORS) & {*NEVER_RETRIED, "SNS.NotFoundException"}
     assert notify["Next"] == "Failed" and notify["Catch"][0]["Next"] == "Failed"
     assert states["Failed"] == {
         "Type": "Fail",
