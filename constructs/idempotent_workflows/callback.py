@@ -21,6 +21,47 @@ _YEAR_SECONDS: Final = 365 * 24 * 3600
 _OWNER: Final = "wait_for_callback"
 
 
+def check_callback_timeouts(
+    owner: str,
+    timeout: Duration,
+    heartbeat: Duration | None,
+    *,
+    names: tuple[str, str] = ("timeout", "heartbeat"),
+    default_heartbeat: bool = False,
+) -> None:
+    """Raise unless a callback's timeout and heartbeat are whole seconds, heartbeat shorter.
+
+    Parameters
+    ----------
+    owner
+        The construct or function, for the message.
+    timeout, heartbeat
+        The durations; ``heartbeat`` may be None (none).
+    names
+        The props' names in ``owner``, for the message.
+    default_heartbeat
+        Whether ``heartbeat`` is ``owner``'s default rather than the caller's (the message
+        says so).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As ``validation.whole_seconds`` does, or if the heartbeat is not shorter.
+    """
+    timeout_name, heartbeat_name = names
+    timeout_seconds = whole_seconds(owner, timeout_name, timeout, maximum=_YEAR_SECONDS)
+    if heartbeat is None:
+        return
+    heartbeat_seconds = whole_seconds(owner, heartbeat_name, heartbeat)
+    if heartbeat_seconds >= timeout_seconds:
+        given = ", the default" if default_heartbeat else ""
+        raise ValueError(
+            f"{owner}: {heartbeat_name} ({heartbeat_seconds} s{given}) must be shorter than "
+            f"{timeout_name} ({timeout_seconds} s), or the heartbeat could never fire first: "
+            f"pass a shorter {heartbeat_name} or a longer {timeout_name}."
+        )
+
+
 def wait_for_callback(
     scope: Construct,
     id: str,
@@ -101,14 +142,7 @@ def wait_for_callback(
                 f"{_OWNER}: {name} is a JSONata expression without its {{% %}} delimiters, "
                 f"got {text!r}: drop the delimiters, the task adds them."
             )
-    timeout_seconds = whole_seconds(_OWNER, "timeout", timeout, maximum=_YEAR_SECONDS)
-    if heartbeat is not None:
-        heartbeat_seconds = whole_seconds(_OWNER, "heartbeat", heartbeat)
-        if heartbeat_seconds >= timeout_seconds:
-            raise ValueError(
-                f"{_OWNER}: heartbeat ({heartbeat_seconds} s) must be shorter than timeout "
-                f"({timeout_seconds} s), or the heartbeat could never fire first."
-            )
+    check_callback_timeouts(_OWNER, timeout, heartbeat)
     task = tasks.SqsSendMessage.jsonata(
         scope,
         id,

@@ -18,7 +18,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ..callback import wait_for_callback
+from ..callback import check_callback_timeouts, wait_for_callback
 from ..expressions import jsonata, literal
 from ..functions import handler_function
 from ..key import IdempotencyKey
@@ -26,7 +26,7 @@ from ..notification import FailureNotification
 from ..protocol import IdempotencyProtocol
 from ..queue import queue_with_dead_letters
 from ..table import IdempotencyTable
-from ..validation import check_removal_policy, whole_seconds
+from ..validation import check_removal_policy
 from ..workflow import execution_logs
 
 #: Errors of the order itself: retrying them cannot help.
@@ -121,15 +121,13 @@ class OrderFlowStack(Stack):
         check_removal_policy(_OWNER, removal_policy)
         timeout = warehouse_timeout or DEFAULT_WAREHOUSE_TIMEOUT
         heartbeat = warehouse_heartbeat or DEFAULT_WAREHOUSE_HEARTBEAT
-        timeout_seconds = whole_seconds(_OWNER, "warehouse_timeout", timeout)
-        heartbeat_seconds = whole_seconds(_OWNER, "warehouse_heartbeat", heartbeat)
-        if heartbeat_seconds >= timeout_seconds:
-            given = "" if warehouse_heartbeat else ", the default"
-            raise ValueError(
-                f"{_OWNER}: warehouse_heartbeat ({heartbeat_seconds} s{given}) must be shorter "
-                f"than warehouse_timeout ({timeout_seconds} s): pass a shorter "
-                "warehouse_heartbeat or a longer warehouse_timeout."
-            )
+        check_callback_timeouts(
+            _OWNER,
+            timeout,
+            heartbeat,
+            names=("warehouse_timeout", "warehouse_heartbeat"),
+            default_heartbeat=warehouse_heartbeat is None,
+        )
         super().__init__(scope, id, **kwargs)
         self._removal_policy = removal_policy
         self.warehouse_queue, _ = queue_with_dead_letters(
