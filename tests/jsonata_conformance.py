@@ -26,7 +26,7 @@ from typing import Any
 import jsonata
 from jsonata_reference import NO_INPUT, JSONataReference, Outcome
 
-from idempotent_workflows.expressions import idempotency_key
+from idempotent_workflows.private.jsonata_expressions import idempotency_key
 from idempotent_workflows.testing import jsonata_engine
 
 Case = tuple[str, Any, dict[str, Any]]  # expression, input document, bindings

@@ -12,8 +12,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from conftest import new_app, only_definition
 
-from idempotent_workflows import FailureNotification, RetryPolicy, wait_for_callback
-from idempotent_workflows.retry import TRANSIENT_SNS_ERRORS, TRANSIENT_SQS_ERRORS
+from idempotent_workflows import (
+    TRANSIENT_SNS_ERRORS,
+    TRANSIENT_SQS_ERRORS,
+    FailureNotification,
+    RetryPolicy,
+    wait_for_callback,
+)
 
 WAIT_FOR_TOKEN = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 #: Errors no transient-error retry may match: the answer, the time running out, anything.
@@ -105,7 +110,7 @@ def test_wait_for_callback_without_heartbeat_and_with_its_own_retry():
 def test_wait_for_callback_refuses_bad_props_by_name(props, error, message):
     stack, queue = callback_stack()
     arguments = {"queue": queue, "message": "{}", "timeout": Duration.hours(1), **props}
-    with pytest.raises(error, match=f"wait_for_callback: {message}"):
+    with pytest.raises(error, match=f"^wait_for_callback\\('Wait'\\): {message}"):
         wait_for_callback(stack, "Wait", **arguments)
 
 

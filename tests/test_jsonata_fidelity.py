@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from jsonata_reference import Outcome, disagreement, engine_outcome
 
 from idempotent_workflows.examples.warehouse import Answer, WarehouseSimulator
-from idempotent_workflows.expressions import idempotency_key
+from idempotent_workflows.private.jsonata_expressions import idempotency_key
 from idempotent_workflows.testing import LocalEngine, moto_patches
 from idempotent_workflows.testing.template import state_machine_definitions
 

@@ -17,7 +17,7 @@ from idempotent_workflows import (
     IdempotentWorkflow,
     TransactionRouter,
 )
-from idempotent_workflows.functions import PYTHON_RUNTIME
+from idempotent_workflows.lambda_handlers import PYTHON_RUNTIME
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..states import ProtocolState as S
+from .. import ProtocolState as S
 from ..testing.ministack import DeployedExecution, MiniStack, port_is_free, run_execution
 
 CONCURRENT = 10

@@ -1,8 +1,9 @@
-"""Lambda functions built from the handler folders shipped in the package (``lambdas/``).
+"""``handler_function``: a Lambda function from a handler folder shipped in the package.
 
-In the repository, ``lambdas/`` at the top is the handlers' home; the package's ``lambdas``
-is a link to it, which the wheel build turns into a copy, so the handlers travel with the
-library.
+The package ships its handlers in ``lambdas/<folder>/`` (stdlib and boto3 only): the
+JMESPath key mode's and the example stacks'. In the repository, ``lambdas/`` at the top is
+their home; the package's ``lambdas`` is a link to it, which the wheel build turns into a copy,
+so the handlers travel with the library.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 #: Folder holding one sub-folder of handler code per function.
-LAMBDAS_ROOT: Final = (Path(__file__).parent / "lambdas").resolve()
+_LAMBDAS_ROOT: Final = (Path(__file__).parent / "lambdas").resolve()
 
 #: The newest Python runtime this aws-cdk-lib knows (cdk-nag's rule L1 checks for it).
 PYTHON_RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
@@ -39,7 +40,11 @@ def handler_function(
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
 ) -> lambda_.Function:
-    """Create a function from the handler code in ``lambdas/<folder>/``.
+    """A function from the handler code in the package's ``lambdas/<folder>/``.
+
+    Configured as the README's Security section describes: its own role, which may write only
+    its own log group (one month), X-Ray tracing, the newest Python runtime this aws-cdk-lib
+    knows (``PYTHON_RUNTIME``).
 
     Parameters
     ----------
@@ -63,12 +68,19 @@ def handler_function(
         Retention of the function's log group. Default one month.
     removal_policy
         What happens to the log group when it leaves the stack. Default ``DESTROY``.
+
+    Raises
+    ------
+    ValueError
+        If the package has no ``lambdas/<folder>/<entry>.py``; the message lists the folders.
     """
-    source = LAMBDAS_ROOT / folder
+    source = _LAMBDAS_ROOT / str(folder)
     if not (source / f"{entry}.py").is_file():
+        shipped = ", ".join(sorted({path.parent.name for path in _LAMBDAS_ROOT.glob("*/*.py")}))
         raise ValueError(
-            f"No handler module at {source / entry}.py: the package's lambdas/{folder}/ is "
-            "missing; reinstall idempotent-workflows."
+            f"handler_function: the package has no lambdas/{folder}/{entry}.py: pass a "
+            f"folder it ships ({shipped or 'none found: reinstall idempotent-workflows'}) "
+            "and a module of that folder as entry."
         )
     log_group = logs.LogGroup(
         scope, f"{id}Logs", retention=log_retention, removal_policy=removal_policy

@@ -1,10 +1,10 @@
 """Work for the protocol must be JSONata: JSONPath states are refused, naming each field.
 
 Step Functions rejects JSONPath fields in a state machine whose query language is JSONata,
-and CDK renders a state built without a factory (``LambdaInvoke(..., output_path=...)``)
-silently; these checks turn that into an error at construction (the states reachable from
-the work's start) and at synth (states inside Parallel branches and Map iterations, which
-exist only once the state machine is built).
+and CDK renders a state built without a ``.jsonata()`` factory (``LambdaInvoke(...)``) with
+JSONPath fields inside a Parallel branch, silently. These checks turn that into an error at
+construction (the states reachable from the work's start) and at synth (states inside
+Parallel branches and Map iterations, which exist only once the state machine is built).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import jsii
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import IValidation
 
-from .validation import check_interface
+from .checks import check_interface
 
 # Fields a JSONPath state has and a JSONata state machine rejects.
 _JSONPATH_FIELDS: Final = (
@@ -49,19 +49,22 @@ def _jsonpath_fields(name: str, state: Mapping[str, Any]) -> Iterator[str]:
 def _jsonpath_error(owner: str, found: list[str]) -> str:
     return (
         f"{owner}: the work uses JSONPath ({', '.join(found)}), but the idempotent workflow is "
-        "a JSONata state machine, and Step Functions rejects JSONPath states in one: build the "
-        "work with the .jsonata() factories, for example tasks.LambdaInvoke.jsonata(scope, id, "
-        "lambda_function=fn, outputs='{% $states.result.Payload %}') instead of "
-        "output_path='$.Payload'."
+        "a JSONata state machine, and Step Functions rejects JSONPath states in one: build "
+        "these states with the .jsonata() factories, for example "
+        "tasks.LambdaInvoke.jsonata(scope, id, lambda_function=fn, "
+        "outputs='{% $states.result.Payload %}'), which take arguments, outputs and assign "
+        "in place of the JSONPath props (parameters, input_path, output_path, result_path, "
+        "result_selector)."
     )
 
 
-def check_jsonata_work(owner: str, work: sfn.IChainable) -> None:
+def check_jsonata_work(owner: str, work: Any) -> None:
     """Refuse work with JSONPath states: Step Functions rejects them in a JSONata state machine.
 
-    Checks the states reachable from the work's start; states inside Parallel branches and Map
-    iterations exist only once the state machine is built, and ``IdempotencyProtocol``
-    checks them at synth time.
+    Renders the states reachable from the work's start as the protocol's Parallel branch
+    renders them (a state without a query language of its own is rendered as JSONPath there);
+    states inside the work's own Parallel branches and Map iterations exist only once the state
+    machine is built, and :class:`JsonataWork` checks them at synth time.
 
     Raises
     ------
@@ -78,11 +81,13 @@ def check_jsonata_work(owner: str, work: sfn.IChainable) -> None:
         expected="an aws_stepfunctions.IChainable (a state, a Chain or a fragment)",
         fix="pass for example sfn.Pass.jsonata(scope, 'Work') or a Chain of such states",
     )
+    if work is None:
+        raise TypeError(f"{owner}: work is required: pass the JSONata states to protect.")
     found = [
         field
         for state in sfn.State.find_reachable_states(work.start_state, include_error_handlers=True)
         for field in _jsonpath_fields(
-            state.state_id, state.to_state_json(sfn.QueryLanguage.JSONATA)
+            state.state_id, state.to_state_json(sfn.QueryLanguage.JSON_PATH)
         )
     ]
     if found:

@@ -1,17 +1,16 @@
 """The VTL mapping templates of ``IdempotentApi``: request, integration responses, 400s.
 
 API Gateway renders them; the local engine renders the same text, read back from the
-synthesized template (``idempotent_workflows.testing.api_server``). Each builder returns the
-template text; the construct puts it into the template.
+synthesized template. Each builder returns the template text; the construct puts it into the
+template.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import ClassVar, Final
+from typing import Final
 
-from .record import IdempotencyError
+from ..errors import IdempotencyError
+from ..status_map import StatusMap
 
 #: The request header that carries the idempotency key (IETF httpapi draft-07's name).
 KEY_HEADER: Final = "Idempotency-Key"
@@ -19,8 +18,6 @@ KEY_HEADER: Final = "Idempotency-Key"
 KEY_FIELD: Final = "idempotencyKey"
 #: Execution input field holding the request body.
 BODY_FIELD: Final = "body"
-#: Error name in the body of a 502 answer when StartSyncExecution itself was refused.
-START_FAILED: Final = "Idempotency.StartFailed"
 #: Prefixes of the error names with which the machinery (not the work) fails an execution.
 MACHINERY_PREFIXES: Final = ("Idempotency.", "DynamoDB.")
 
@@ -61,42 +58,6 @@ def request_template(state_machine_arn: str, *, require_key: bool, key_includes_
         f'{{"stateMachineArn": "{state_machine_arn}", "input": "{json_text("$executionInput")}"}}',
     ]
     return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class StatusMap:
-    """Which HTTP status answers which outcome of the synchronous execution.
-
-    Attributes
-    ----------
-    success
-        A result, fresh or stored.
-    work_error
-        The work failed with an error that ``errors`` does not name.
-    errors
-        Status of particular work error names, for example ``{"Payment.Declined": 402}``.
-    retry_after_seconds
-        The ``Retry-After`` of a 409 (the key is still held by another request).
-    """
-
-    success: int = 200
-    work_error: int = 500
-    errors: Mapping[str, int] = field(default_factory=dict)
-    retry_after_seconds: int = 1
-
-    #: Same key, other payload (draft-07: 422).
-    PAYLOAD_MISMATCH: ClassVar[int] = 422
-    #: The key's first request still runs after the poll bound (draft-07: 409).
-    IN_PROGRESS: ClassVar[int] = 409
-    #: The machinery failed, or StartSyncExecution refused the request.
-    MACHINERY_ERROR: ClassVar[int] = 502
-    #: The execution ran out of time.
-    TIMED_OUT: ClassVar[int] = 504
-
-    def statuses(self) -> list[int]:
-        """Every status an answer may have, for the method responses."""
-        fixed = [self.PAYLOAD_MISMATCH, self.IN_PROGRESS, self.MACHINERY_ERROR, self.TIMED_OUT]
-        return sorted({self.success, self.work_error, 400, *self.errors.values(), *fixed})
 
 
 def _error_body() -> str:
@@ -153,7 +114,7 @@ def start_failed_template() -> str:
     return "\n".join(
         [
             "#set($status = 'NOT_STARTED')",
-            f"#set($error = '{START_FAILED}')",
+            f"#set($error = '{IdempotencyError.START_FAILED.value}')",
             "#set($cause = \"$!input.path('$.__type'): $!input.path('$.message')\")",
             _error_body(),
         ]
@@ -162,11 +123,13 @@ def start_failed_template() -> str:
 
 #: The 400 answer to a request without the Idempotency-Key header.
 MISSING_KEY_TEMPLATE: Final = (
-    '{"error": "Idempotency.KeyMissing", "message": "$context.error.validationErrorString. '
+    f'{{"error": "{IdempotencyError.KEY_MISSING.value}", '
+    '"message": "$context.error.validationErrorString. '
     f"Send an {KEY_HEADER} header: one unique value per operation, the same on each retry "
     'of it."}'
 )
 #: The 400 answer to a request whose body is not a JSON object.
 INVALID_BODY_TEMPLATE: Final = (
-    '{"error": "Idempotency.InvalidBody", "message": "The request body must be a JSON object."}'
+    f'{{"error": "{IdempotencyError.INVALID_BODY.value}", '
+    '"message": "The request body must be a JSON object."}'
 )

@@ -1,4 +1,4 @@
-"""JSONata building blocks that the state machine evaluates in Step Functions.
+"""JSONata building blocks of the protocol's states: keys, clocks, JSON text and error causes.
 
 Keys, clocks and stored results are computed by Step Functions itself, so the idempotency
 machinery needs no Lambda function (docs/protocol.md).
@@ -7,6 +7,7 @@ machinery needs no Lambda function (docs/protocol.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Final
 
 #: Largest string handed to one ``$hash`` call; Step Functions' hash functions accept at most
@@ -106,3 +107,12 @@ def cause_of(error: str) -> str:
     A Fail state needs a string; ``SendTaskFailure`` and some service errors give no cause.
     """
     return f"$exists({error}.Cause) ? {error}.Cause : '(no cause given)'"
+
+
+def field_selection(input_expression: str, paths: Sequence[str]) -> str:
+    """JSONata for an object of the selected fields, by path (absent fields are left out)."""
+    fields = ", ".join(
+        f"{literal(path)}: {input_expression}." + ".".join(f"`{p}`" for p in path.split("."))
+        for path in paths
+    )
+    return f"{{{fields}}}"

@@ -1,14 +1,14 @@
-"""The idempotency record: attribute names, statuses, error names and DynamoDB expressions.
+"""The idempotency record in DynamoDB: attribute names and the protocol's DynamoDB expressions.
 
 Everything the state machine writes to or reads from the table is named here once, so the
-conditions read as the protocol in docs/protocol.md and tests can refer to the same names.
+conditions read as the protocol in docs/protocol.md. The statuses are the public
+``RecordStatus`` (``table.py``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import Final
 
 KEY_ATTRIBUTE: Final = "id"
@@ -20,32 +20,8 @@ TTL_ATTRIBUTE: Final = "ttl"
 #: SHA-256 of the validated input fields (opt-in payload validation).
 PAYLOAD_ATTRIBUTE: Final = "payloadhash"
 
-
-class RecordStatus(StrEnum):
-    """Value of the ``executionstatus`` attribute of an idempotency record."""
-
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-
-
-class IdempotencyError(StrEnum):
-    """Error names with which the idempotency machinery itself ends an execution."""
-
-    #: Another execution still held the lock after the last poll.
-    LOCK_WAIT_TIMEOUT = "Idempotency.LockWaitTimeout"
-    #: The lease ran out while the work ran and another execution took the lock over.
-    LOCK_LOST = "Idempotency.LockLost"
-    #: The work succeeded but its result could not be stored (too large, throttled, ...).
-    RESULT_NOT_STORED = "Idempotency.ResultNotStored"
-    #: No idempotency key could be computed from the input.
-    INVALID_KEY = "Idempotency.InvalidKey"
-    #: A duplicate's validated fields differ from those of the execution that took the key.
-    PAYLOAD_MISMATCH = "Idempotency.PayloadMismatch"
-
-
 # Placeholders used in every expression; DynamoDB rejects unused ones, so each call takes
-# only the placeholders its own expressions mention (see `expression_attributes`).
+# only the placeholders its own expressions mention (see `placeholders`).
 ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     "#id": KEY_ATTRIBUTE,
     "#status": STATUS_ATTRIBUTE,
