@@ -12,6 +12,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 from conftest import WORKFLOW_STACKS, as_list, new_app, only_definition, template_json
 
 from idempotent_workflows import (
+    TRANSIENT_LAMBDA_ERRORS,
     IdempotencyKey,
     IdempotencyTable,
     IdempotentWorkflow,
@@ -150,6 +151,15 @@ def test_demo_work_is_four_steps_and_the_random_failure(example_stacks):
     assert branch["States"]["RandomFailure"]["Resource"] == LAMBDA_INVOKE
 
 
+def test_the_payment_retries_lambdas_transient_errors_briefly(example_stacks):
+    """Within API Gateway's 29 s: two retries, at most 1 + 2 s apart."""
+    (retry,) = work_branch(only_definition(example_stacks["PaymentsApi"]))["States"]["Charge"][
+        "Retry"
+    ]
+    assert retry["ErrorEquals"] == list(TRANSIENT_LAMBDA_ERRORS)
+    assert (retry["MaxAttempts"], retry["IntervalSeconds"], retry["MaxDelaySeconds"]) == (2, 1, 2)
+
+
 def test_router_states(example_stacks):
     branch = work_branch(only_definition(example_stacks["TransactionStandard"]))
     states = branch["States"]
@@ -167,9 +177,16 @@ def test_router_states(example_stacks):
         task = states[task_name]
         assert task["Resource"] == LAMBDA_INVOKE
         assert task["Arguments"]["FunctionName"].startswith(f"<{function}Function")
-        (retry,) = task["Retry"]
+        (retry,) = task["Retry"]  # RetryPolicy() on Lambda's transient errors
+        assert retry == {
+            "ErrorEquals": list(TRANSIENT_LAMBDA_ERRORS),
+            "IntervalSeconds": 1,
+            "MaxAttempts": 3,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": 4,
+            "JitterStrategy": "FULL",
+        }
         assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
-        assert retry["BackoffRate"] == 2 and retry["JitterStrategy"] == "FULL"
         assert task["Catch"] == [
             {
                 "ErrorEquals": ["States.ALL"],

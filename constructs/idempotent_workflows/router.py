@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy
+from aws_cdk import IStableStringProducer, Lazy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -15,7 +15,7 @@ from constructs import Construct, IValidation
 from .errors import IdempotencyError
 from .private.checks import check_interface
 from .private.jsonata_expressions import jsonata, literal
-from .retry import TRANSIENT_LAMBDA_ERRORS
+from .retry import TRANSIENT_LAMBDA_ERRORS, RetryPolicy
 
 #: Input field the router chooses on.
 _TYPE_FIELD: Final = "TransactionType"
@@ -136,13 +136,7 @@ class TransactionRouter(sfn.StateMachineFragment):
             retry_on_service_exceptions=False,
             outputs=jsonata("$states.result.Payload"),
         )
-        task.add_retry(
-            errors=list(TRANSIENT_LAMBDA_ERRORS),
-            interval=Duration.seconds(1),
-            max_attempts=3,
-            backoff_rate=2,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        RetryPolicy().apply(task, TRANSIENT_LAMBDA_ERRORS)
         task.add_catch(self._failed, errors=["States.ALL"], outputs=jsonata("$states.errorOutput"))
         self._choice.when(
             sfn.Condition.jsonata(

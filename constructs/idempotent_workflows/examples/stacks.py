@@ -12,9 +12,11 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .. import (
+    TRANSIENT_LAMBDA_ERRORS,
     IdempotencyKey,
     IdempotentApi,
     IdempotentWorkflow,
+    RetryPolicy,
     TransactionRouter,
     handler_function,
 )
@@ -228,12 +230,9 @@ class PaymentsApiStack(Stack):
             outputs="{% $states.result.Payload %}",
             retry_on_service_exceptions=False,
         )
-        # Short retries: the answer must reach the caller within API Gateway's 29 s.
-        work.add_retry(
-            errors=["Lambda.ServiceException", "Lambda.TooManyRequestsException"],
-            interval=Duration.seconds(1),
-            max_attempts=2,
-            jitter_strategy=sfn.JitterType.FULL,
+        # Short retries (at most 1 + 2 s): the answer must reach the caller within 29 s.
+        RetryPolicy(max_attempts=2, max_delay=Duration.seconds(2)).apply(
+            work, TRANSIENT_LAMBDA_ERRORS
         )
         self.api = IdempotentApi(
             self,
