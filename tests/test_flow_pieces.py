@@ -114,6 +114,25 @@ def test_wait_for_callback_refuses_bad_props_by_name(props, error, message):
         wait_for_callback(stack, "Wait", **arguments)
 
 
+def test_wait_for_callback_in_an_express_machine_fails_synthesis():
+    """Step Functions refuses the definition only when it is deployed."""
+    stack, queue = callback_stack()
+    task = wait_for_callback(stack, "Wait", queue=queue, message="{}", timeout=Duration.hours(1))
+    sfn.StateMachine(
+        stack,
+        "Machine",
+        definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass.jsonata(stack, "A").next(task)),
+        query_language=sfn.QueryLanguage.JSONATA,
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+    )
+    with pytest.raises(
+        RuntimeError,
+        match=r"wait_for_callback\('Wait'\): the state waits for a task token "
+        r"\(.waitForTaskToken\), but it is in the EXPRESS state machine 'Callback/Machine'",
+    ):
+        stack.node.scope.synth()
+
+
 def notified_stack() -> tuple[Stack, dict]:
     """First (not caught) -> Second (a Parallel whose branch fails with Boom)."""
     stack = Stack(new_app(), "Notified")
