@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import jsii
 from aws_cdk import Duration
@@ -158,8 +158,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             dynamodb_retry=dynamodb_retry,
             payload_fields=payload_fields,
         )
-        assert props.itable is not None  # ProtocolProps requires the table
-        self._construct(scope, id, props, props.itable)
+        # ProtocolProps refuses a missing table: here, unlike in a workflow, it is required.
+        self._construct(scope, id, props, cast(dynamodb.ITable, props.itable))
 
     def _construct(
         self, scope: Construct, id: str, props: ProtocolProps, table: dynamodb.ITable

@@ -137,6 +137,14 @@ class IdempotentQueue(Construct):
         The workflow the pipe starts.
     pipe : aws_pipes.CfnPipe
         The pipe from the queue to the workflow.
+
+    Raises
+    ------
+    TypeError
+        If a prop has the wrong type (the message names it and what to pass).
+    ValueError
+        If ``key_fields`` is empty or not field paths, ``max_receive_count`` is below 1, the
+        work uses JSONPath, or the workflow cannot fit an Express execution.
     """
 
     def __init__(
