@@ -17,7 +17,7 @@ from conftest import CONTEXT, EXAMPLE_STACKS, ROOT, as_list
 from idempotent_workflows import IdempotentWorkflow, acknowledge_findings
 from idempotent_workflows.examples import add_example_stacks
 from idempotent_workflows.security import UNSCOPED_ACTIONS
-from idempotent_workflows.testing.template import state_machine_definitions
+from idempotent_workflows.testing import state_machine_definitions
 
 NODE_BIN = ROOT / "node_modules" / ".bin"
 
