@@ -50,7 +50,7 @@ class LocalEngine:
     mock_config
         Fault injection: a mock configuration in Step Functions Local's shape (a mapping, or
         the path of a JSON file); executions started with ``test_case=`` use its mocked
-        responses. See :mod:`idempotent_workflows.testing.faults`.
+        responses. See ``MockConfig`` and docs/engine.md ("Fault injection").
 
     Attributes
     ----------
@@ -251,7 +251,7 @@ class LocalEngine:
         return Execution(answer["executionArn"], self, _description=answer, seconds=seconds)
 
     def load_mock_config(self, source: MockConfigSource | None) -> None:
-        """Use a mock configuration (a mapping or a JSON file path), or none; see ``faults``."""
+        """Use a mock configuration (a mapping or a JSON file path), or none; see ``MockConfig``."""
         self.mock_config = None if source is None else MockConfig.load(source)
 
     def _test_case(self, state_machine_arn: str, test_case: str) -> MockTestCase:
