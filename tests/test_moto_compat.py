@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.metadata
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,21 @@ def incompatibility(missing: list[str]) -> str:
 def test_every_moto_symbol_the_engine_uses_is_in_the_installed_moto():
     missing = missing_moto_symbols()
     assert not missing, incompatibility(missing)
+
+
+def test_importing_the_engine_with_an_incompatible_moto_says_so():
+    """What a user whose moto lacks a symbol sees: the version, the symbol, the way out."""
+    probe = (
+        "import moto.core.exceptions as exceptions; del exceptions.ServiceException; "
+        "import idempotent_workflows.testing"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert (
+        f"ImportError: The local engine does not support moto {importlib.metadata.version('moto')}"
+        ": cannot import name 'ServiceException' from 'moto.core.exceptions'"
+    ) in result.stderr
+    assert "adapt idempotent_workflows/testing/moto_compat.py" in result.stderr
 
 
 def test_the_list_covers_each_kind_of_internal():

@@ -23,6 +23,9 @@ try:
     # Some of moto's modules read the AWS settings when imported (moto.ec2 builds a boto3
     # session, which fails on a profile that does not exist): import them away from the user's.
     with isolated_from_aws("us-east-1"):
+        # moto first: a moto the engine does not support fails here, naming what it lacks,
+        # before aws-cdk-lib (imported by the engine) starts its Node process.
+        from . import moto_compat  # noqa: F401
         from .apigateway.server import ApiServer, Response, post_json
         from .deploy.functions import LocalFunction
         from .deploy.stack import DeployedStack

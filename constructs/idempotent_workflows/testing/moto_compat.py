@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from unittest import mock
 
+import moto  # noqa: F401  (absent: the [testing] extra is not installed, testing/__init__ says so)
+
 try:
     import moto.backend_index as backend_index
     from moto import mock_aws
@@ -130,15 +132,12 @@ try:
     from moto.stepfunctions.responses import StepFunctionResponse
 except ImportError as error:
     if not (error.name or "").startswith("moto."):
-        raise  # moto itself, or a library of its, is not installed: not a moto version problem
+        raise  # a library that moto needs is not installed: not a moto version problem
     raise ImportError(
         f"The local engine does not support moto {importlib.metadata.version('moto')}: {error}. "
         "Install the moto version in constraints.txt, or adapt "
         "idempotent_workflows/testing/moto_compat.py"
     ) from error
-
-#: The installed moto's version, for messages.
-MOTO_VERSION: Final = importlib.metadata.version("moto")
 
 #: moto's logger of the Step Functions interpreter (it logs every failed state at length).
 INTERPRETER_LOGGER: Final = "moto.stepfunctions.parser"
@@ -405,7 +404,6 @@ __all__ = [
     "DYNAMODB_ITEM_OPERATIONS",
     "INTERNALS",
     "INTERPRETER_LOGGER",
-    "MOTO_VERSION",
     "Internal",
     "boto_service_action",
     "executions",
