@@ -10,9 +10,9 @@ runs one execution to its end through a client, as a deployed state machine is r
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -46,14 +46,13 @@ class PolledEndpoint:
     def described_at_end(self, execution_arn: str, timeout: float) -> dict[str, Any] | None:
         """Ask DescribeExecution every 20 ms until the execution no longer runs."""
         deadline = time.monotonic() + timeout
-        while (described := self.sfn.describe_execution(executionArn=execution_arn))[
-            "status"
-        ] == "RUNNING":
+        while True:
+            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
             if time.monotonic() >= deadline:
                 return None
             time.sleep(_POLL_SECONDS)
-        found: dict[str, Any] = described
-        return found
 
 
 def input_text(execution_input: Any) -> str:
@@ -206,24 +205,9 @@ def run_execution(
     payload = input_text(execution_input)
     if express:
         reply = sfn.start_sync_execution(stateMachineArn=state_machine_arn, input=payload)
-        return _ended(reply, endpoint, started, history=[])
-    arn = sfn.start_execution(stateMachineArn=state_machine_arn, input=payload)["executionArn"]
-    described = endpoint.described_at_end(arn, timeout=float("inf"))
-    assert described is not None  # no timeout
-    return _ended(described, endpoint, started)
-
-
-def _ended(
-    description: Mapping[str, Any],
-    endpoint: Endpoint,
-    started: float,
-    *,
-    history: list[dict[str, Any]] | None = None,
-) -> Execution:
-    return Execution(
-        description["executionArn"],
-        endpoint,
-        _description=dict(description),
-        _history=history,
-        seconds=time.perf_counter() - started,
-    )
+        execution = Execution(reply["executionArn"], endpoint, _description=reply, _history=[])
+    else:
+        started_execution = sfn.start_execution(stateMachineArn=state_machine_arn, input=payload)
+        execution = Execution(started_execution["executionArn"], endpoint).wait(math.inf)
+    execution.seconds = time.perf_counter() - started
+    return execution
