@@ -26,8 +26,13 @@ from aws_cdk.assertions import Template
 from idempotent_workflows import IdempotencyKey
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import IdempotentWorkflowStack, add_example_stacks
-from idempotent_workflows.testing import DeployedStack, Execution, LocalEngine
-from idempotent_workflows.testing.template import state_machine_definitions, work_branch
+from idempotent_workflows.testing import (
+    DeployedStack,
+    Execution,
+    LocalEngine,
+    state_machine_definitions,
+    work_branch,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"

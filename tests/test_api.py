@@ -18,9 +18,13 @@ from conftest import as_list, new_app, only_record, set_record
 from idempotent_workflows import IdempotentApi, RetryPolicy, StatusMap
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.private.mapping_templates import execution_response_template
-from idempotent_workflows.testing import Execution
-from idempotent_workflows.testing.api_server import post_json
-from idempotent_workflows.testing.vtl import TemplateInput, escape_java_script, json_path, render
+from idempotent_workflows.testing import Execution, post_json
+from idempotent_workflows.testing.apigateway.vtl import (
+    TemplateInput,
+    escape_java_script,
+    json_path,
+    render,
+)
 
 PAYMENT = {"amount": 25, "currency": "EUR"}
 
@@ -189,7 +193,7 @@ def test_a_key_and_body_with_quotes_and_non_ascii_reach_the_work_intact(api, pay
     assert status == 201
     (record,) = payments.items()
     assert "it's" not in record["id"]  # hashed
-    (execution,) = executions(payments, payments._engine)
+    (execution,) = executions(payments, payments.engine)
     assert json.loads(execution.history[0]["executionStartedEventDetails"]["input"]) == {
         "idempotencyKey": 'it\'s-"11"-é',
         "body": body,

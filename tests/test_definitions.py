@@ -25,7 +25,7 @@ from idempotent_workflows import (
 from idempotent_workflows.examples import IdempotentWorkflowStack, TransactionStack
 from idempotent_workflows.lambda_handlers import PYTHON_RUNTIME
 from idempotent_workflows.private import record
-from idempotent_workflows.testing.template import work_branch
+from idempotent_workflows.testing import work_branch
 
 DYNAMODB = "arn:aws:states:::dynamodb:"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"

@@ -77,19 +77,14 @@ def test_the_check_sees_an_import_beyond_the_public_api():
 
 @pytest.mark.parametrize(
     "path",
-    sorted(
-        path
-        for path in [*PACKAGE.glob("*.py"), *(PACKAGE / "private").glob("*.py")]
-        if path.name != "pytest_plugin.py"  # it serves the engine's fixtures
-    ),
+    sorted([*PACKAGE.glob("*.py"), *(PACKAGE / "private").glob("*.py")]),
     ids=lambda path: path.relative_to(PACKAGE).as_posix(),
 )
-def test_the_library_imports_neither_the_examples_nor_the_engine(path):
-    """Only the pytest plugin reaches the engine (lazily, in its fixtures)."""
+def test_the_library_never_imports_the_examples(path):
+    """They are built on the library (test_engine_layout.py holds the engine's line)."""
     package = ".".join(path.relative_to(ROOT / "constructs").parent.parts)
-    rooms = ("idempotent_workflows.examples", "idempotent_workflows.testing")
     modules = [module for module, _ in library_imports(path.read_text(), package)]
-    assert not [module for module in modules if module.startswith(rooms)]
+    assert not [module for module in modules if module.startswith("idempotent_workflows.examples")]
 
 
 def test_no_public_name_is_defined_in_a_private_module():

@@ -22,7 +22,7 @@ from idempotent_workflows import (
 )
 from idempotent_workflows.examples import add_example_stacks
 from idempotent_workflows.private.nag import UNSCOPED_ACTIONS
-from idempotent_workflows.testing.template import state_machine_definitions
+from idempotent_workflows.testing import state_machine_definitions
 
 NODE_BIN = ROOT / "node_modules" / ".bin"
 

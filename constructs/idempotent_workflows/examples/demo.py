@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .. import ProtocolState as S
-from ..testing import DeployedStack, Execution, LocalEngine
-from ..testing.api_server import Response, post_json
+from ..testing import DeployedStack, Execution, LocalEngine, Response, post_json
 from .warehouse import Answer, WarehouseSimulator
 
 

@@ -24,19 +24,26 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-import boto3
 from botocore.config import Config
+
+from ..isolation import aws_environment, isolated_session
 
 #: The account MiniStack gives to any access key that is not 12 digits.
 ACCOUNT: Final = "000000000000"
 #: The region of every MiniStack this module starts.
 REGION: Final = "us-east-1"
+#: The secret key that goes with every MiniStack's access key.
+_SECRET_KEY: Final = "ministack-test-secret"
+#: The CDK CLI checks for no new version and sends no telemetry.
+_CDK_CLI_SETTINGS: Final = {
+    "CDK_DISABLE_VERSION_CHECK": "true",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+}
 #: Wait states and retry intervals run at this fraction of their duration by default
 #: (MiniStack's ``SFN_WAIT_SCALE``): a 10 s poll takes 0.1 s. Only Wait states shrink, not the
 #: work, so the time a waiter waits for the lock holder (``max_polls`` polls) shrinks by the
@@ -96,54 +103,6 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) != 0
 
 
-def isolated_aws_environment(
-    endpoint: str, access_key: str, base: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """``base`` (default: the process environment) with no AWS setting but ``endpoint``.
-
-    Every ``AWS_*`` variable is dropped (profile, keys, session token, endpoints, region, CA
-    bundle, role and container credentials) and replaced by fixed test credentials, region
-    ``us-east-1``, ``AWS_ENDPOINT_URL`` and config and credentials files that are empty.
-    """
-    environment = {
-        name: value
-        for name, value in (os.environ if base is None else base).items()
-        if not name.startswith("AWS_")
-    }
-    environment.update(
-        {
-            "AWS_ACCESS_KEY_ID": access_key,
-            "AWS_SECRET_ACCESS_KEY": "ministack-test-secret",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "CDK_DISABLE_VERSION_CHECK": "true",
-            "CDK_DISABLE_CLI_TELEMETRY": "true",
-        }
-    )
-    return environment
-
-
-@dataclass(frozen=True)
-class DeployedExecution:
-    """What one execution did: status, output or error, and the states it entered in order.
-
-    ``states_entered`` comes from ``GetExecutionHistory`` (Standard); for an Express execution
-    started with ``StartSyncExecution`` it is empty (no history is read).
-    """
-
-    arn: str
-    status: str
-    output: Any = None
-    error: str | None = None
-    cause: str | None = None
-    states_entered: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-
 class MiniStack:
     """A MiniStack process with an AWS environment of its own; a context manager.
 
@@ -190,7 +149,11 @@ class MiniStack:
         self.wait_scale = wait_scale
         self.atomic_items = atomic_items
         self.startup_timeout = startup_timeout
-        self.environment = isolated_aws_environment(self.endpoint, self.access_key)
+        credentials = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": _SECRET_KEY}
+        self.environment = {
+            **aws_environment(REGION, credentials, endpoint=self.endpoint),
+            **_CDK_CLI_SETTINGS,
+        }
         self._cdk = [cdk] if isinstance(cdk, str) else list(cdk) if cdk else None
         self._workdir = Path(tempfile.mkdtemp(prefix=f"ministack-{self.port}-"))
         self.log_file = log_file if log_file is not None else self._workdir / "ministack.log"
@@ -339,11 +302,8 @@ class MiniStack:
 
     def _new_client(self, service: str, shared: bool, kwargs: dict[str, Any]) -> Any:
         if self._session is None:
-            self._session = boto3.session.Session(
-                botocore_session=_isolated_botocore_session(),
-                aws_access_key_id=self.access_key,
-                aws_secret_access_key=self.environment["AWS_SECRET_ACCESS_KEY"],
-                region_name=REGION,
+            self._session = isolated_session(
+                REGION, access_key=self.access_key, secret_key=_SECRET_KEY
             )
         config = Config(
             inject_host_prefix=False,
@@ -460,62 +420,3 @@ def _exit_with_parent() -> None:
 
         pr_set_pdeathsig = 1
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _isolated_botocore_session() -> Any:
-    """A botocore session that reads no environment variable, profile or config file."""
-    import botocore.session
-    from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
-
-    # Every session variable keeps its config-file name and default, loses its environment
-    # variable; the config and credentials files are empty.
-    variables = {
-        name: (config_name, None, default, converter)
-        for name, (config_name, _, default, converter) in BOTOCORE_DEFAUT_SESSION_VARIABLES.items()
-    }
-    variables["config_file"] = (None, None, os.devnull, None)
-    variables["credentials_file"] = (None, None, os.devnull, None)
-    return botocore.session.Session(session_vars=variables)
-
-
-def run_execution(
-    sfn: Any, state_machine_arn: str, execution_input: Any, *, express: bool = False
-) -> DeployedExecution:
-    """Run one execution to its end and report what it did.
-
-    Standard: ``StartExecution``, then ``DescribeExecution`` until it ends, and the states
-    entered from ``GetExecutionHistory``. Express: ``StartSyncExecution``.
-    """
-    started = time.perf_counter()
-    payload = json.dumps(execution_input)
-    if express:
-        reply = sfn.start_sync_execution(stateMachineArn=state_machine_arn, input=payload)
-        return _execution(reply, [], time.perf_counter() - started)
-    arn = sfn.start_execution(stateMachineArn=state_machine_arn, input=payload)["executionArn"]
-    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(0.02)
-    seconds = time.perf_counter() - started
-    return _execution(described, states_entered(sfn, arn), seconds)
-
-
-def states_entered(sfn: Any, execution_arn: str) -> list[str]:
-    """Names of the states an execution entered, in order, from its history."""
-    names: list[str] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-        for event in page["events"]:
-            if event["type"].endswith("StateEntered"):
-                names.append(event["stateEnteredEventDetails"]["name"])
-    return names
-
-
-def _execution(reply: Mapping[str, Any], entered: list[str], seconds: float) -> DeployedExecution:
-    output = reply.get("output")
-    return DeployedExecution(
-        arn=reply["executionArn"],
-        status=reply["status"],
-        output=json.loads(output) if output is not None else None,
-        error=reply.get("error"),
-        cause=reply.get("cause"),
-        states_entered=entered,
-        seconds=seconds,
-    )

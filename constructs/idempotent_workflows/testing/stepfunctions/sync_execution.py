@@ -3,7 +3,7 @@
 boto3 sends ``StartSyncExecution`` to the ``sync-states`` host; the functions here route that
 host to moto's Step Functions responses, answer the action, and run the execution to its end
 in the request's thread with moto's own synchronous execution (``SyncExecution``), as the
-service does. ``patched_moto`` applies them.
+service does. ``patches`` lists them for ``patched_moto``.
 """
 
 from __future__ import annotations
@@ -14,30 +14,34 @@ import re
 import uuid
 from typing import Any, Final
 
-import moto.backend_index
-from moto.core.exceptions import AWSError
-from moto.core.responses import ActionResult
-from moto.stepfunctions import urls
-from moto.stepfunctions.exceptions import InvalidExecutionInput
-from moto.stepfunctions.parser.backend.execution import SyncExecution
+from ..moto_compat import (
+    ActionResult,
+    InvalidExecutionInput,
+    ServiceException,
+    StepFunctionResponse,
+    SyncExecution,
+    backend_index,
+    replace,
+    request_parameter,
+    urls,
+)
 
 #: The host boto3 sends StartSyncExecution to (``sync-`` prefixed to the Step Functions host).
 SYNC_URL_BASE: Final = r"https?://sync-states\.(.+)\.amazonaws.com"
 
 
-class StateMachineTypeNotSupported(AWSError):
+class StateMachineTypeNotSupported(ServiceException):
     """The error Step Functions answers StartSyncExecution of a Standard state machine with."""
 
-    TYPE = "StateMachineTypeNotSupported"
-    STATUS = 400
+    code = "StateMachineTypeNotSupported"
 
 
-def sync_url_patterns() -> list[tuple[str, re.Pattern[str]]]:
+def _sync_url_patterns() -> list[tuple[str, re.Pattern[str]]]:
     """The service URL patterns of moto, plus the ``sync-states`` host for Step Functions."""
-    return [*moto.backend_index.backend_url_patterns, ("stepfunctions", re.compile(SYNC_URL_BASE))]
+    return [*backend_index.backend_url_patterns, ("stepfunctions", re.compile(SYNC_URL_BASE))]
 
 
-def sync_url_bases() -> list[str]:
+def _sync_url_bases() -> list[str]:
     """The Step Functions URL bases of moto, plus the ``sync-states`` host."""
     return [*urls.url_bases, SYNC_URL_BASE]
 
@@ -92,10 +96,23 @@ def start_sync_execution(
 def start_sync_execution_response(self: Any) -> ActionResult:
     """Answer the ``StartSyncExecution`` action, as ``StepFunctionResponse`` method."""
     execution = self.stepfunction_backend.start_sync_execution(
-        self._get_param("stateMachineArn"),
-        self._get_param("name"),
-        self._get_param("input", if_none="{}"),
-        self._get_param("traceHeader"),
+        request_parameter(self, "stateMachineArn"),
+        request_parameter(self, "name"),
+        request_parameter(self, "input", if_none="{}"),
+        request_parameter(self, "traceHeader"),
     )
     output = execution.to_start_sync_execution_output()
     return ActionResult({key: value for key, value in output.items() if value is not None})
+
+
+def patches() -> list[Any]:
+    """The ``sync-states`` host and the action's answer (``unittest.mock`` patchers).
+
+    The backend's ``start_sync_execution`` is added by ``patched_moto``, wrapped like
+    StartExecution.
+    """
+    return [
+        replace(StepFunctionResponse, "start_sync_execution", start_sync_execution_response),
+        replace(backend_index, "backend_url_patterns", _sync_url_patterns()),
+        replace(urls, "url_bases", _sync_url_bases()),
+    ]

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
-from .template import Environment, resolve
+from botocore.exceptions import ClientError
+
+from ..deploy.template import Environment, resolve
 from .vtl import TemplateInput, render
 
 #: Runs a StartSyncExecution request body; answers (HTTP status, JSON body) as the service does.
@@ -404,13 +406,32 @@ class ApiServer:
         return Response(int(override["status"] or chosen["StatusCode"]), headers, body.strip())
 
 
-def service_answer(answer: Mapping[str, Any]) -> dict[str, Any]:
+def _service_answer(answer: Mapping[str, Any]) -> dict[str, Any]:
     """A boto3 StartSyncExecution answer as the service's JSON: dates in epoch seconds."""
     return {
         key: value.timestamp() if hasattr(value, "timestamp") else value
         for key, value in answer.items()
         if key != "ResponseMetadata"
     }
+
+
+def start_sync_integration(sfn: Any) -> StartSyncExecution:
+    """The integration of a local REST API: StartSyncExecution through a boto3 client.
+
+    It answers a request body as the service does, (HTTP status, JSON); a refused request
+    answers the service's error (``__type``, ``message``) with its HTTP status.
+    """
+
+    def start(request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        try:
+            answer = sfn.start_sync_execution(**request)
+        except ClientError as error:
+            details = error.response["Error"]
+            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+            return status, {"__type": details["Code"], "message": details.get("Message", "")}
+        return 200, _service_answer(answer)
+
+    return start
 
 
 def post_json(url: str, body: Any, headers: Mapping[str, str] | None = None) -> Response:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..states import ProtocolState as S
+from ...states import ProtocolState as S
 
 
 @dataclass(frozen=True)

@@ -24,42 +24,40 @@ each by replacing one moto attribute; ``patched_moto`` applies them (``patches``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 import weakref
 from collections.abc import Callable
 from typing import Any, Final
-from unittest import mock
 
-from moto.core.exceptions import AWSError
-from moto.core.responses import ActionResult, EmptyResult
-from moto.stepfunctions.exceptions import InvalidToken
-from moto.stepfunctions.parser.api import ExecutionStatus, SendTaskFailureOutput
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
-    StatesErrorName,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-    StatesErrorNameType,
-)
-from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
-from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
-    ResourceCondition,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
-    StateTaskServiceCallback,
-)
-from moto.stepfunctions.parser.asl.eval.callback.callback import (
+from ..moto_compat import (
+    ActionResult,
     CallbackOutcome,
     CallbackOutcomeFailure,
     CallbackOutcomeSuccess,
     CallbackOutcomeTimedOut,
+    EmptyResult,
+    ExecutionState,
+    ExecutionStatus,
     HeartbeatTimedOut,
     HeartbeatTimeoutError,
+    InvalidToken,
+    ResourceCondition,
+    SendTaskFailureOutput,
+    ServiceException,
+    StatesErrorName,
+    StatesErrorNameType,
+    StateTaskServiceCallback,
+    StepFunctionResponse,
+    StepFunctionsParserBackend,
+    TimeoutSeconds,
+    executions,
+    replace,
+    request_parameter,
+    wrap,
 )
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-from moto.stepfunctions.responses import StepFunctionResponse
 
 #: How often a waiting task checks that its execution still runs (StopExecution ends the wait).
 _STOP_CHECK_SECONDS: Final = 0.05
@@ -139,16 +137,16 @@ def step_functions_default_timeout(original: Callable[..., Any]) -> Callable[...
     return from_state_props
 
 
-class TaskTimedOut(AWSError):
+class TaskTimedOut(ServiceException):
     """Step Functions' answer to a token whose task no longer waits."""
 
-    TYPE = "TaskTimedOut"
+    code = "TaskTimedOut"
 
 
-class InvalidOutput(AWSError):
+class InvalidOutput(ServiceException):
     """Step Functions' answer to SendTaskSuccess with an output that is not JSON."""
 
-    TYPE = "InvalidOutput"
+    code = "InvalidOutput"
 
 
 def _waiting_task(backend: Any, task_token: str) -> Any:
@@ -161,7 +159,7 @@ def _waiting_task(backend: Any, task_token: str) -> Any:
     InvalidToken
         No task got the token.
     """
-    for execution in backend._get_executions():
+    for execution in executions(backend):
         env = getattr(execution.exec_worker, "env", None)
         endpoint = None if env is None else env.callback_pool_manager.get(task_token)
         if endpoint is None:
@@ -202,7 +200,9 @@ def send_task_heartbeat(self: Any, task_token: str) -> None:
 def send_task_failure_answer(self: Any) -> ActionResult:
     """Answer SendTaskFailure, passing its ``cause`` on (replaces moto's response method)."""
     self.stepfunction_backend.send_task_failure(
-        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        request_parameter(self, "taskToken"),
+        error=request_parameter(self, "error"),
+        cause=request_parameter(self, "cause"),
     )
     return EmptyResult()
 
@@ -243,17 +243,17 @@ def patches(wait_scale: Callable[[], float]) -> list[Any]:
         Returns the factor applied to a waiting task's HeartbeatSeconds and TimeoutSeconds.
     """
     waiting = StateTaskServiceCallback
-    wait = scaled_wait_for_task_token(wait_scale, waiting._eval_wait_for_task_token)
     backend = StepFunctionsParserBackend
-    state = ExecutionState
     return [
-        mock.patch.object(
-            state, "from_state_props", step_functions_default_timeout(state.from_state_props)
+        wrap(ExecutionState, "from_state_props", step_functions_default_timeout),
+        wrap(waiting, "_from_error", heartbeat_timeout_named),
+        wrap(
+            waiting,
+            "_eval_wait_for_task_token",
+            functools.partial(scaled_wait_for_task_token, wait_scale),
         ),
-        mock.patch.object(waiting, "_from_error", heartbeat_timeout_named(waiting._from_error)),
-        mock.patch.object(waiting, "_eval_wait_for_task_token", wait),
-        mock.patch.object(backend, "send_task_success", send_task_success),
-        mock.patch.object(backend, "send_task_failure", send_task_failure),
-        mock.patch.object(backend, "send_task_heartbeat", send_task_heartbeat),
-        mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure_answer),
+        replace(backend, "send_task_success", send_task_success),
+        replace(backend, "send_task_failure", send_task_failure),
+        replace(backend, "send_task_heartbeat", send_task_heartbeat),
+        replace(StepFunctionResponse, "send_task_failure", send_task_failure_answer),
     ]

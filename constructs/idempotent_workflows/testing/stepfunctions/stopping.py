@@ -12,12 +12,8 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from typing import Any, Final
-from unittest import mock
 
-from moto.stepfunctions.parser.api import HistoryEventType
-from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from ..moto_compat import Environment, EventManager, ExecutionWorker, HistoryEventType, wrap
 
 #: The event managers (one per execution, shared by its branches) of stopped executions.
 _STOPPED: Final = weakref.WeakSet[Any]()
@@ -63,7 +59,7 @@ def event_unless_stopped(original: Callable[..., int]) -> Callable[..., int]:
 def patches() -> list[Any]:
     """The patches of this module (``unittest.mock`` patchers)."""
     return [
-        mock.patch.object(ExecutionWorker, "stop", stop_recorded(ExecutionWorker.stop)),
-        mock.patch.object(Environment, "set_error", error_unless_stopped(Environment.set_error)),
-        mock.patch.object(EventManager, "add_event", event_unless_stopped(EventManager.add_event)),
+        wrap(ExecutionWorker, "stop", stop_recorded),
+        wrap(Environment, "set_error", error_unless_stopped),
+        wrap(EventManager, "add_event", event_unless_stopped),
     ]

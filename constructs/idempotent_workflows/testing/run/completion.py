@@ -1,10 +1,12 @@
-"""Executions signal their end, so that callers wait on an event instead of polling."""
+"""Executions signal their end, so that callers wait on an event instead of polling.
+
+moto's worker calls ``Completions.ended`` when an execution has recorded its end (the patch is
+``stepfunctions.interpreter``'s); ``Execution.wait`` and nested executions wait on it.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
 
 
 class Completions:
@@ -29,18 +31,3 @@ class Completions:
     def wait(self, arn: str, timeout: float) -> bool:
         """Block until the execution ``arn`` ends; ``False`` if ``timeout`` seconds pass first."""
         return self._event(arn).wait(timeout)
-
-
-def signalled_end(
-    original: Callable[..., None], ended: Callable[[str], None]
-) -> Callable[..., None]:
-    """Call ``ended(execution_arn)`` when an execution has recorded its end.
-
-    Replaces ``terminated`` of moto's execution worker communication (``patched_moto``).
-    """
-
-    def terminated(self: Any) -> None:
-        original(self)
-        ended(self.execution.exec_arn)
-
-    return terminated

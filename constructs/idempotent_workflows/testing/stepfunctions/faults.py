@@ -19,13 +19,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from moto.stepfunctions.exceptions import InvalidName
-from moto.stepfunctions.parser.mocking.mock_config import (
+from ..moto_compat import (
+    BackendExecution,
+    Environment,
+    InvalidName,
     MockedResponse,
     MockedResponseReturn,
     MockedResponseThrow,
     MockTestCase,
     StateMockedResponses,
+    SyncExecution,
+    replace,
+    set_test_case,
+    wrap,
 )
 
 #: A mock configuration: the parsed JSON, or the path of a JSON file.
@@ -127,7 +133,7 @@ class MockConfig:
         )
 
 
-# -- the patches that give each execution its test case (applied by patched_moto) -------------
+# -- the patches that give each execution its test case ---------------------------------------
 
 _STARTING: Final = threading.local()  # the test case of the execution being started
 
@@ -160,7 +166,7 @@ def worker_with_test_case(original: Callable[[Any], Any]) -> Callable[[Any], Any
 
     def worker(self: Any) -> Any:
         created = original(self)
-        created._mock_test_case = getattr(_STARTING, "case", None)
+        set_test_case(created, getattr(_STARTING, "case", None))
         _STARTING.case = None  # what this execution starts runs without it
         return created
 
@@ -179,3 +185,18 @@ def mocked_until_responses_run_out(self: Any) -> bool:
         return False
     tries: int = self.states.context_object.context_object_data["State"]["RetryCount"]
     return tries < len(responses.mocked_responses)
+
+
+def patches() -> list[Any]:
+    """The patches that give each execution's worker its test case, and each try its response.
+
+    ``test_case_from_arn`` wraps StartExecution together with the interpreter's own
+    completions (``patched_moto``).
+    """
+    return [
+        *(
+            wrap(execution, "_get_start_execution_worker", worker_with_test_case)
+            for execution in (BackendExecution, SyncExecution)
+        ),
+        replace(Environment, "is_mocked_mode", mocked_until_responses_run_out),
+    ]

@@ -7,7 +7,7 @@ the response came back as ``executionArn`` with datetimes, where the ``.sync`` r
 ``ExecutionArn``. It also polls the child every 0.5 s (in a loop that fails once the parent
 stopped), writes the task's cause with spaces
 after separators, and moto's DescribeExecution leaves out ``inputDetails``. The functions
-below close these gaps; ``patched_moto`` applies them.
+below close these gaps; ``patches`` lists them for ``patched_moto``.
 
 What Step Functions answers (LocalStack's recordings against AWS, and a cause AWS wrote): the
 child's DescribeExecution in PascalCase, keys in alphabetical order, dates in epoch
@@ -18,26 +18,28 @@ description, the child's own ``Error`` and ``Cause`` included, as the cause.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, Final
-from unittest import mock
 
 import botocore.session
 from botocore import xform_name
 from botocore.model import OperationModel
-from moto.core.responses import ActionResult
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+
+from ..moto_compat import (
+    ActionResult,
+    StepFunctionResponse,
+    boto_service_action,
+    from_boto_response,
+    replace,
     state_task_service_sfn,
+    sync_resolver,
+    to_boto_request,
+    to_json_str,
+    wrap,
 )
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
-    ResourceCondition,
-)
-from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-from moto.stepfunctions.responses import StepFunctionResponse
 
 #: How often a parent waiting for its child checks that it still runs itself (seconds).
 _PARENT_CHECK_SECONDS: Final = 0.05
@@ -68,8 +70,8 @@ def boto_cased_request(original: Callable[..., None]) -> Callable[..., None]:
         service_action_name: str | None = None,
     ) -> None:
         original(self, parameters, boto_service_name, service_action_name)
-        action = self._get_boto_service_action(service_action_name)
-        self._to_boto_request(parameters, _operation(action).input_shape)
+        action = boto_service_action(self, service_action_name)
+        to_boto_request(self, parameters, _operation(action).input_shape)
 
     return normalise_parameters
 
@@ -86,8 +88,8 @@ def step_functions_cased_response(
     """
     if not isinstance(response, dict):
         return
-    action = self._get_boto_service_action(service_action_name)
-    self._from_boto_response(response, _operation(action).output_shape)
+    action = boto_service_action(self, service_action_name)
+    from_boto_response(self, response, _operation(action).output_shape)
     fields = sorted(response.items(), key=itemgetter(0))
     response.clear()
     response.update((key, _epoch_millis(value)) for key, value in fields)
@@ -145,11 +147,8 @@ def waiting_for_the_child(
         normalised_parameters: dict[str, Any],
         state_credentials: Any,
     ) -> None:
-        if self.resource.condition == ResourceCondition.Sync:
-            build = self._build_sync_resolver
-        elif self.resource.condition == ResourceCondition.Sync2:
-            build = self._build_sync2_resolver
-        else:
+        build = sync_resolver(self, self.resource.condition)
+        if build is None:
             original(self, env, resource_runtime_part, normalised_parameters, state_credentials)
             return
         child: str = env.stack[-1]["ExecutionArn"]
@@ -171,11 +170,10 @@ def waiting_for_the_child(
     return eval_integration_pattern
 
 
-@contextlib.contextmanager
-def nested_executions(
+def patches(
     wait_for_end: Callable[[str, float], bool], client_for: Callable[..., Any]
-) -> Iterator[None]:
-    """Apply the patches of this module for the duration of the block.
+) -> list[Any]:
+    """The patches of this module (``unittest.mock`` patchers).
 
     Parameters
     ----------
@@ -186,16 +184,16 @@ def nested_executions(
         Replaces moto's ``boto_client_for`` (same signature) for the task's Step Functions
         calls.
     """
-    cls = state_task_service_sfn.StateTaskServiceSfn
-    with contextlib.ExitStack() as stack:
-        patch = stack.enter_context
-        patch(mock.patch.object(state_task_service_sfn, "boto_client_for", client_for))
-        request = boto_cased_request(cls._normalise_parameters)
-        patch(mock.patch.object(cls, "_normalise_parameters", request))
-        patch(mock.patch.object(cls, "_normalise_response", step_functions_cased_response))
-        patch(mock.patch.object(state_task_service_sfn, "to_json_str", compact_json))
-        described = described_as_step_functions(StepFunctionResponse.describe_execution)
-        patch(mock.patch.object(StepFunctionResponse, "describe_execution", described))
-        waiting = waiting_for_the_child(cls._eval_integration_pattern, wait_for_end, client_for)
-        patch(mock.patch.object(cls, "_eval_integration_pattern", waiting))
-        yield
+    task = state_task_service_sfn.StateTaskServiceSfn
+    return [
+        replace(state_task_service_sfn, "boto_client_for", client_for),
+        wrap(task, "_normalise_parameters", boto_cased_request),
+        replace(task, "_normalise_response", step_functions_cased_response),
+        replace(state_task_service_sfn, "to_json_str", compact_json),
+        wrap(StepFunctionResponse, "describe_execution", described_as_step_functions),
+        wrap(
+            task,
+            "_eval_integration_pattern",
+            lambda original: waiting_for_the_child(original, wait_for_end, client_for),
+        ),
+    ]
