@@ -61,7 +61,9 @@ class LocalEngine:
     sfn, dynamodb, sqs, sns
         boto3 clients of the local AWS (inside the ``with`` block), to arrange or inspect state
         that the API above does not cover, or to answer task tokens
-        (``sfn.send_task_success``, ``send_task_failure``, ``send_task_heartbeat``).
+        (``sfn.send_task_success``, ``send_task_failure``, ``send_task_heartbeat``). Once the
+        engine is closed, a call raises ``RuntimeError`` before any request leaves: without
+        moto, it would go to AWS.
 
     Examples
     --------
@@ -105,7 +107,18 @@ class LocalEngine:
         self.dynamodb = session.client("dynamodb")
         self.sqs = session.client("sqs")
         self.sns = session.client("sns")
+        for client in (self.sfn, self.dynamodb, self.sqs, self.sns):
+            client.meta.events.register("before-call.*.*", self._refuse_once_closed)
         return self
+
+    def _refuse_once_closed(self, model: Any, **kwargs: Any) -> None:
+        """Fail a call of a client of this engine made after it closed, before it is sent."""
+        if self._stack is None:
+            raise RuntimeError(
+                f"{model.service_model.service_name}.{model.name}: this LocalEngine is closed, "
+                "and its clients would call AWS itself: use them inside the engine's `with` "
+                "block (or the local_engine fixture's test)."
+            )
 
     def __exit__(self, *exc_info: Any) -> None:
         assert self._stack is not None

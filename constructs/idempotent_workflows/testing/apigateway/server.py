@@ -4,13 +4,16 @@
 models, mapping templates, gateway responses), renders the templates found there with
 airspeed (``vtl.render``) and calls StartSyncExecution through the callable it is given. Only
 what ``IdempotentApi`` uses is reproduced: AWS integrations of ``states:StartSyncExecution``,
+IAM authorization as far as who signed (an unsigned request to an ``AWS_IAM`` method is
+refused; the caller is the access key's principal; the signature itself is not checked),
 required-header and body-type validation, integration responses chosen by selection pattern,
-response overrides and gateway responses. Authorization (IAM) is not checked; a required API
-key must be present, whatever its value.
+response overrides and gateway responses. A required API key must be present, whatever its
+value.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -19,11 +22,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from ..deploy.template import Environment, resolve
@@ -36,6 +42,11 @@ _INTEGRATION_ACTION: Final = ":states:action/StartSyncExecution"
 _JSON: Final = "application/json"
 _HEADER_PARAMETER: Final = "method.request.header."
 _RESPONSE_HEADER: Final = "method.response.header."
+_MISSING_TOKEN: Final = '{"message":"Missing Authentication Token"}'
+#: The access key id in a SigV4 ``Authorization`` header.
+_CREDENTIAL: Final = re.compile(r"Credential=([A-Za-z0-9]+)/")
+#: The access key ``post_json`` signs with unless told otherwise (any key will do locally).
+LOCAL_ACCESS_KEY: Final = "LOCALCALLER"
 
 
 @dataclass(frozen=True)
@@ -161,10 +172,61 @@ def _static_headers(parameters: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON as JSON parsers outside Python do: ``NaN`` and ``Infinity`` are refused.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not JSON.
+    """
+    return json.loads(text, parse_constant=_not_json)
+
+
+def caller_identity(
+    headers: Mapping[str, str], account: str, callers: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """``$context.identity`` of a SigV4-signed request, or None if it is not signed.
+
+    The signature is not checked: the access key names the caller. ``callers`` maps access
+    keys to principal ARNs (an assumed role's session, for example); any other key is an IAM
+    user of that name in ``account``. An ``x-api-key`` header gives an API key id.
+
+    Parameters
+    ----------
+    headers
+        The request's headers, names in lower case.
+    account
+        The account of the callers ``callers`` does not name.
+    callers
+        Principal ARN by access key id.
+    """
+    match = _CREDENTIAL.search(headers.get("authorization", ""))
+    if match is None:
+        return None
+    access_key = match.group(1)
+    arn = callers.get(access_key, f"arn:aws:iam::{account}:user/{access_key}")
+    api_key = headers.get("x-api-key")
+    return {
+        "accountId": arn.split(":")[4],
+        "userArn": arn,
+        "caller": access_key,
+        "user": access_key,
+        "accessKey": access_key,
+        "apiKey": api_key,
+        "apiKeyId": None if api_key is None else hashlib.sha256(api_key.encode()).hexdigest()[:10],
+        "cognitoIdentityId": None,
+    }
+
+
 def _body_type_error(schema: Mapping[str, Any], body: str) -> str | None:
     """Why ``body`` fails the model's top-level ``type`` (the only keyword checked), or None."""
     try:
-        document = json.loads(body) if body.strip() else None
+        document = strict_json(body) if body.strip() else None
     except ValueError:
         return "Invalid request body: not JSON"
     expected = schema.get("type")
@@ -186,6 +248,9 @@ class ApiServer:
         Runs a StartSyncExecution request (the rendered request template, parsed).
     account
         The account id in ``$context.accountId``.
+    callers
+        The principal (an IAM ARN) of each access key that signs requests; other keys are IAM
+        users of ``account`` named after the key. Default: none.
 
     Attributes
     ----------
@@ -193,6 +258,9 @@ class ApiServer:
         The stage's base URL, for example ``http://127.0.0.1:54321/v1`` (inside the block).
     rendered : list of str
         Every template text rendered, in order: tests compare them with the template's.
+    callers : dict of str
+        ``callers``; add to it at any time, for example
+        ``api.callers["AKIA2"] = "arn:aws:sts::123456789012:assumed-role/app/session-2"``.
     """
 
     def __init__(
@@ -201,7 +269,9 @@ class ApiServer:
         start_sync_execution: StartSyncExecution,
         *,
         account: str,
+        callers: Mapping[str, str] | None = None,
     ) -> None:
+        self.callers = dict(callers or {})
         self.definition = definition
         self._start = start_sync_execution
         self._account = account
@@ -218,7 +288,11 @@ class ApiServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 response = api.handle(
-                    self.command, self.path, dict(self.headers.items()), body, self.client_address
+                    self.command,
+                    self.path,
+                    combined_headers(self.headers.items()),
+                    body,
+                    self.client_address,
                 )
                 payload = response.body.encode()
                 self.send_response(response.status)
@@ -272,11 +346,13 @@ class ApiServer:
             None,
         )
         if stage != self.definition.stage_name or route is None:
-            return Response(
-                403, {"Content-Type": _JSON}, '{"message":"Missing Authentication Token"}'
-            )
+            return Response(403, {"Content-Type": _JSON}, _MISSING_TOKEN)
         lower = {name.lower(): value for name, value in headers.items()}
+        identity = caller_identity(lower, self._account, self.callers)
+        if identity is None and route.method.get("AuthorizationType") == "AWS_IAM":
+            return Response(403, {"Content-Type": _JSON}, _MISSING_TOKEN)
         context = self._context(route, http_method, path, lower, client)
+        context["identity"].update(identity or {})
         if route.method.get("ApiKeyRequired") and not lower.get("x-api-key"):
             return Response(403, {"Content-Type": _JSON}, '{"message":"Forbidden"}')
         refused = self._validate(route, lower, body, context)
@@ -434,12 +510,73 @@ def start_sync_integration(sfn: Any) -> StartSyncExecution:
     return start
 
 
-def post_json(url: str, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    """POST ``body`` as JSON with urllib, as any HTTP client would; the answer, whatever status."""
+def combined_headers(fields: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A request's header fields, one per name: repeated ones joined with ``", "`` (RFC 9110).
+
+    Names compare whatever their case; the first spelling is kept.
+    """
+    combined: dict[str, str] = {}
+    spelling: dict[str, str] = {}
+    for name, value in fields:
+        first = spelling.setdefault(name.lower(), name)
+        combined[first] = f"{combined[first]}, {value}" if first in combined else value
+    return combined
+
+
+def signed_headers(
+    url: str, body: bytes, headers: Mapping[str, str], access_key: str, region: str = "us-east-1"
+) -> dict[str, str]:
+    """``headers`` with a SigV4 signature of a POST to ``execute-api`` by ``access_key``.
+
+    The secret is a fixed fake one: the local API reads who signed, not the signature.
+    """
+    request = AWSRequest("POST", url, data=body, headers=dict(headers))
+    SigV4Auth(Credentials(access_key, "local-secret"), "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def post(
+    url: str,
+    data: bytes,
+    headers: Mapping[str, str] | None = None,
+    *,
+    access_key: str | None = LOCAL_ACCESS_KEY,
+) -> Response:
+    """POST ``data`` as it is (JSON text or not), signed by ``access_key`` unless it is None.
+
+    ``Content-Type`` defaults to ``application/json``. The answer, whatever its status.
+    """
     sent = {"Content-Type": _JSON, **(headers or {})}
-    request = urllib.request.Request(url, json.dumps(body).encode(), sent, method="POST")
+    if access_key is not None:
+        sent = signed_headers(url, data, sent, access_key)
+    request = urllib.request.Request(url, data, sent, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             return Response(answer.status, dict(answer.headers), answer.read().decode())
     except urllib.error.HTTPError as error:
         return Response(error.code, dict(error.headers), error.read().decode())
+
+
+def post_json(
+    url: str,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    *,
+    access_key: str | None = LOCAL_ACCESS_KEY,
+) -> Response:
+    """POST ``body`` as JSON with urllib, as any HTTP client would; the answer, whatever status.
+
+    Parameters
+    ----------
+    url
+        Where to send it, for example ``f"{api.url}/payments"``.
+    body
+        Any JSON value.
+    headers
+        Request headers; ``Content-Type`` defaults to ``application/json``.
+    access_key
+        Sign the request (SigV4, as an IAM-authorized API requires) with this access key id:
+        the local API takes it as the caller (``ApiServer.callers``). Default
+        ``"LOCALCALLER"``; ``None`` sends it unsigned (API Gateway answers 403).
+    """
+    return post(url, json.dumps(body).encode(), headers, access_key=access_key)

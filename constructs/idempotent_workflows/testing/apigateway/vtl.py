@@ -2,7 +2,13 @@
 
 ``airspeed-ext`` parses and runs AWS-flavoured VTL (Java string methods such as
 ``replaceAll`` and ``matches``, ``#set`` on nested maps); the variables that API Gateway
-provides are not part of it, so they are here, each a small named piece.
+provides are not part of it, so they are here, each a small named piece, with the Java
+methods that API Gateway's templates may call and airspeed lacks or does otherwise
+(``JAVA_METHODS``).
+
+Two differences of airspeed from Velocity remain, which templates must avoid: ``#if($m.x)``
+on a missing key of a map is true (use ``$m.containsKey('x')``), and ``#set($x = ...)`` of
+a null value assigns it (Velocity leaves ``$x`` as it was).
 """
 
 from __future__ import annotations
@@ -16,10 +22,45 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import airspeed
+import airspeed.operators
 
 _PATH_STEP: Final = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 _SHORT_ESCAPES: Final = {"\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f", "\r": "\\r"}
 _QUOTED_ESCAPES: Final = {"'": "\\'", '"': '\\"', "\\": "\\\\", "/": "\\/"}
+
+
+def _java_replacement(replacement: str) -> str:
+    r"""A Java ``replaceAll`` replacement (``$1`` for a group, ``\x`` for ``x``) for ``re.sub``."""
+
+    def converted(match: re.Match[str]) -> str:
+        escaped, group = match.group(1), match.group(2)
+        return escaped.replace("\\", "\\\\") if escaped is not None else f"\\g<{group}>"
+
+    return re.sub(r"\\(.)|\$(\d+)", converted, replacement)
+
+
+def _java_trim(text: str) -> str:
+    """Java's ``String.trim``: every character up to U+0020 removed from both ends."""
+    return text.strip("".join(map(chr, range(0x21))))
+
+
+#: Java methods of strings and maps that API Gateway's VTL offers and airspeed lacks, or
+#: implements otherwise: Java counts a string's length in UTF-16 units, and its ``replaceAll``
+#: writes groups as ``$1``.
+JAVA_METHODS: Final[dict[type, dict[str, Any]]] = {
+    str: {
+        "equalsIgnoreCase": lambda self, other: self.lower() == str(other).lower(),
+        "trim": _java_trim,
+        "endsWith": lambda self, suffix: self.endswith(suffix),
+        "length": lambda self: len(self.encode("utf-16-le", "surrogatepass")) // 2,
+        "replaceAll": lambda self, pattern, replacement: re.sub(
+            pattern, _java_replacement(replacement), self
+        ),
+    },
+    dict: {"size": len, "containsKey": lambda self, key: key in self},
+}
+for _type, _methods in JAVA_METHODS.items():
+    airspeed.operators.__additional_methods__.setdefault(_type, {}).update(_methods)
 
 
 def json_path(document: Any, path: str) -> Any:
@@ -115,8 +156,14 @@ class TemplateInput:
         return json.loads(self.body) if self.body.strip() else {}
 
     def json(self, path: str = "$") -> str:
-        """The JSON text of what ``path`` selects in the body."""
-        return json.dumps(json_path(self._document(), path))
+        """The JSON text of what ``path`` selects in the body: compact, non-ASCII as it is.
+
+        API Gateway serializes with Jackson's defaults; the request template counts the
+        bytes of the execution input it builds from this text.
+        """
+        return json.dumps(
+            json_path(self._document(), path), ensure_ascii=False, separators=(",", ":")
+        )
 
     def path(self, path: str) -> Any:
         """The value ``path`` selects in the body, to navigate in the template."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -144,18 +145,26 @@ class DeployedStack:
         """Every item of the table, as plain Python values."""
         return self._engine.items(self.table(prefix))
 
-    def serve_api(self) -> ApiServer:
+    def serve_api(self, *, callers: Mapping[str, str] | None = None) -> ApiServer:
         """Serve the stack's REST API on ``127.0.0.1`` (a free port), as API Gateway would.
 
         Use it as a context manager; inside, ``url`` is the stage's base URL. The mapping
         templates are the ones in the synthesized template, rendered with airspeed, and the
         integration calls StartSyncExecution on this engine. See ``testing.apigateway.server``.
+
+        Parameters
+        ----------
+        callers
+            The principal (an IAM ARN) of each access key that signs requests, for example
+            ``{"AKIA2": "arn:aws:sts::123456789012:assumed-role/app/session-2"}``; another
+            key is an IAM user named after it. Default: none.
         """
         assert self._environment is not None
         return ApiServer(
             RestApiDefinition.from_template(self.template, self._environment),
             start_sync_integration(self._engine.sfn),
             account=ACCOUNT,
+            callers=callers,
         )
 
     def invocations(self) -> dict[str, int]:

@@ -8,6 +8,7 @@ Each function below closes one, by replacing one moto attribute; ``patches`` lis
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from ..moto_compat import (
     FailureEvent,
     FailureEventException,
     HistoryEventType,
+    InvalidExecutionInput,
     StatesErrorName,
     StatesErrorNameType,
     ValidationException,
@@ -164,6 +166,37 @@ def input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
                 "1 validation error detected: Value at 'input' failed to satisfy constraint: "
                 f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
             )
+        return original(self, state_machine_arn, name, execution_input, *args, **kwargs)
+
+    return start_execution
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"Unrecognized token '{constant}': JSON has no {constant}")
+
+
+def json_input_only(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse an execution input with ``NaN`` or ``Infinity``, which are not JSON.
+
+    moto checks the input with Python's parser, which takes them; Step Functions answers
+    ``InvalidExecutionInput``.
+    """
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if execution_input is not None:
+            try:
+                json.loads(execution_input, parse_constant=_not_json)
+            except ValueError as error:
+                raise InvalidExecutionInput(
+                    f"Invalid State Machine Execution Input: '{error}'"
+                ) from None
         return original(self, state_machine_arn, name, execution_input, *args, **kwargs)
 
     return start_execution

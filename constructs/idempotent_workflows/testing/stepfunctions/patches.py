@@ -35,13 +35,16 @@ from . import (
 
 
 def _starts(test_case_for: Callable[[str, str], MockTestCase]) -> list[Any]:
-    """StartExecution and StartSyncExecution: input limit, test case; generated names."""
+    """StartExecution and StartSyncExecution: input limit, JSON only, test case; names."""
+
+    def checked(start: Callable[..., Any]) -> Callable[..., Any]:
+        return interpreter.json_input_only(interpreter.input_length_limit(start))
 
     def start(original: Callable[..., Any]) -> Callable[..., Any]:
-        started = interpreter.generated_name(interpreter.input_length_limit(original))
+        started = interpreter.generated_name(checked(original))
         return faults.test_case_from_arn(started, test_case_for)
 
-    start_sync = interpreter.input_length_limit(sync_execution.start_sync_execution)
+    start_sync = checked(sync_execution.start_sync_execution)
     return [
         wrap(StepFunctionsParserBackend, "start_execution", start),
         replace(
