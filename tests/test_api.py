@@ -125,18 +125,25 @@ def test_a_key_still_held_after_the_poll_bound_answers_409_with_retry_after(
     api, payments, local_engine
 ):
     post(api.payments_url, PAYMENT, key="order-6")
+    holder = "arn:aws:states:us-east-1:123456789012:express:PaymentsWorkflow:alive:4f1c"
+    lease_end = int(time.time()) + 600
     set_record(
         local_engine,
         payments,
         executionstatus="IN_PROGRESS",
-        execution="arn:alive",
-        leaseexpiry=int(time.time()) + 600,
+        execution=holder,
+        leaseexpiry=lease_end,
     )
     status, headers, body = post(api.payments_url, PAYMENT, key="order-6")
     assert status == 409
-    assert headers["Retry-After"] == "2"  # the poll interval, in seconds
+    # The seconds until the holder's lease ends: then the key is done or free.
+    assert 590 <= int(headers["Retry-After"]) <= 600
     assert body["error"] == "Idempotency.LockWaitTimeout"
-    assert "arn:alive still holds the lock after 4 polls, 2 s apart" in body["cause"]
+    assert body["cause"].startswith(
+        "Execution alive still holds the key after 4 polls, 2 s apart; its lease ends in "
+    )
+    assert time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(lease_end)) in body["cause"]
+    assert "123456789012" not in body["cause"] and "PaymentsWorkflow" not in body["cause"]
     assert payments.function("Charge").invocations == 1
 
 
@@ -189,13 +196,14 @@ def test_ten_concurrent_identical_requests_run_the_work_once(api, payments, loca
 
 def test_a_key_and_body_with_quotes_and_non_ascii_reach_the_work_intact(api, payments):
     body = {**PAYMENT, "note": 'O\'Brien "quoted" / é ✓ \n'}
-    status, _, _ = post(api.payments_url, body, key='it\'s-"11"-é')
+    status, _, _ = post(api.payments_url, body, key='"it\'s-\\"11\\"-\\\\"')
     assert status == 201
     (record,) = payments.items()
     assert "it's" not in record["id"]  # hashed
     (execution,) = executions(payments, payments.engine)
     assert json.loads(execution.history[0]["executionStartedEventDetails"]["input"]) == {
-        "idempotencyKey": 'it\'s-"11"-é',
+        "caller": "arn:aws:iam::123456789012:user/LOCALCALLER  ",
+        "idempotencyKey": 'it\'s-"11"-\\',
         "body": body,
     }
 
@@ -310,7 +318,7 @@ def test_the_method_calls_start_sync_execution_directly(example_stacks):
     assert method["RequestParameters"] == {"method.request.header.Idempotency-Key": True}
     assert method["AuthorizationType"] == "AWS_IAM"
     statuses = sorted(int(r["StatusCode"]) for r in method["MethodResponses"])
-    assert statuses == [201, 400, 402, 409, 422, 500, 502, 504]
+    assert statuses == [201, 400, 402, 409, 413, 422, 500, 502, 504]
     (validator,) = template.find_resources("AWS::ApiGateway::RequestValidator").values()
     assert validator["Properties"]["ValidateRequestParameters"] is True
     assert validator["Properties"]["ValidateRequestBody"] is True

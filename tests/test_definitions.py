@@ -25,6 +25,7 @@ from idempotent_workflows import (
 from idempotent_workflows.examples import IdempotentWorkflowStack, TransactionStack
 from idempotent_workflows.lambda_handlers import PYTHON_RUNTIME
 from idempotent_workflows.private import record
+from idempotent_workflows.private.jsonata_expressions import field_path
 from idempotent_workflows.testing import work_branch
 
 DYNAMODB = "arn:aws:states:::dynamodb:"
@@ -122,6 +123,7 @@ def test_protocol_states(example_stacks, name):
     assert [choice["Next"] for choice in check["Choices"]] == [
         *([S.PAYLOAD_MISMATCH] if validates_payload else []),
         S.RETURN_STORED_RESULT,
+        S.RESULT_TOO_LARGE,
         S.LOCK_WAIT_TIMEOUT,
         S.WAIT_FOR_LOCK,
     ]
@@ -293,12 +295,14 @@ def test_every_workflow_prop_at_a_non_default_value():
     assert acquire["TableName"] == "existing-records"
     key = acquire["Key"]["id"]["S"]
     assert '"orders-v2#"' in key
-    assert '"order.id": $states.input.`order`.`id`' in key and '"customer"' in key
+    assert f'"order.id": {field_path("$states.input", "order.id")}' in key
+    assert '"customer"' in key
     values = acquire["ExpressionAttributeValues"]
     assert values[":lease"]["N"].endswith("+ 180) %}")
     assert values[":ttl"]["N"].endswith("+ 7200) %}")
     assert states[S.WAIT_FOR_LOCK]["Seconds"] == 5
-    assert "$idemPolls >= 7" in states[S.CHECK_RECORD]["Choices"][1]["Condition"]
+    (give_up,) = [c for c in states[S.CHECK_RECORD]["Choices"] if c["Next"] == S.LOCK_WAIT_TIMEOUT]
+    assert "$idemPolls >= 7" in give_up["Condition"]
     assert workflow.table is table
     Annotations.from_stack(stack).has_warning(
         "/Props/Workflow", Match.string_like_regexp("Express executions keep no history")
@@ -520,7 +524,8 @@ def test_express_without_retries_gets_the_polls_that_cover_the_lease():
         workflow_type=sfn.StateMachineType.EXPRESS,
         dynamodb_retry=RetryPolicy.off(),
     )
-    assert workflow.protocol.max_polls == 24  # 240 s lease / 10 s, within 300 s
+    # 91 s / 10 s: the polls outlast the 90 s lease (the record counts whole seconds).
+    assert workflow.protocol.max_polls == 10
 
 
 def test_payload_validation_stores_and_compares_a_fingerprint(example_stacks):
@@ -528,8 +533,8 @@ def test_payload_validation_stores_and_compares_a_fingerprint(example_stacks):
     acquire = states[S.ACQUIRE_LOCK]
     assert acquire["Arguments"]["UpdateExpression"] == record.ACQUIRE_UPDATE_WITH_PAYLOAD
     payload = acquire["Arguments"]["ExpressionAttributeValues"][":payload"]["S"]
-    assert '"TransactionType": $states.input.`TransactionType`' in payload
-    assert '"Amount": $states.input.`Amount`' in payload
+    assert f'"TransactionType": {field_path("$states.input", "TransactionType")}' in payload
+    assert f'"Amount": {field_path("$states.input", "Amount")}' in payload
     assert acquire["Catch"][0]["Assign"]["idemPayload"] == "{% " + payload.removeprefix("{% ")
     first = states[S.CHECK_RECORD]["Choices"][0]
     assert first["Next"] == S.PAYLOAD_MISMATCH

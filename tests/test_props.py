@@ -183,9 +183,36 @@ def test_the_protocol_applies_the_express_limits_where_it_is_built(stack):
         key=IdempotencyKey.from_fields("id"),
         workflow_type=sfn.StateMachineType.EXPRESS,
     )
-    assert protocol.lease_seconds == 240  # the Express default
-    # The most polls that fit 5 minutes with worst-case retries: (300 - 2 * 7) // (10 + 7).
-    assert protocol.max_polls == 16
+    assert protocol.lease_seconds == 90  # the Express default
+    # Polls that outlast the lease, so that a waiter takes over from a holder that died:
+    # 91 s / 10 s. With the work and the worst-case retries: 15 * 7 + 10 * 10 + 90 = 295 s.
+    assert protocol.max_polls == 10
+    with pytest.raises(
+        ValueError,
+        match=r"^IdempotencyProtocol: lease=120 s is too long for a waiter to outlast a holder "
+        r"that died and still run the work: 13 polls of 10 s, .* take up to 376 s, over an "
+        r"Express execution's 300 s: pass a lease of at most 95 s, pass max_polls to give up "
+        r"earlier .*, or use workflow_type=StateMachineType.STANDARD\.$",
+    ):
+        IdempotencyProtocol(
+            stack,
+            "LongLease",
+            work=pass_work(stack, "Work3"),
+            table=table,
+            lease=Duration.seconds(120),
+            workflow_type=sfn.StateMachineType.EXPRESS,
+        )
+    # The user chose to give up earlier: the waiter then fails, saying when the lease ends.
+    giving_up = IdempotencyProtocol(
+        stack,
+        "GivesUp",
+        work=pass_work(stack, "Work4"),
+        table=table,
+        lease=Duration.seconds(120),
+        max_polls=16,
+        workflow_type=sfn.StateMachineType.EXPRESS,
+    )
+    assert giving_up.max_polls == 16
 
 
 def embedded(
@@ -315,7 +342,7 @@ def test_the_protocols_value_errors_name_it(stack, props, message):
         (
             {"record_ttl": Duration.minutes(1)},
             ValueError,
-            r"record_ttl \(60 s\) must be longer than lease \(240 s\)",
+            r"record_ttl \(60 s\) must be longer than lease \(90 s\)",
         ),
         (
             {"lease": Duration.minutes(5)},

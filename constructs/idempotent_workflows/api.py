@@ -58,13 +58,15 @@ class IdempotentApi(Construct):
     """A REST API whose method runs ``work`` once per ``Idempotency-Key``, synchronously.
 
     ``POST /<path>`` with an ``Idempotency-Key`` header (a bare token or a Structured
-    Fields string, as in the IETF httpapi draft-07) starts an Express ``IdempotentWorkflow``
-    with StartSyncExecution. The execution input is ``{"idempotencyKey": <key>, "body":
-    <request body>}``; the work's output is the response body. A retry with the same key
-    gets the stored result; the same key with another body gets 422; a key whose first
-    request still runs after the poll bound gets 409 with ``Retry-After``; the work's error
-    gets ``work_error_status`` (or its entry in ``error_statuses``) with its name and cause.
-    The README's "HTTP API" section has the whole table.
+    Fields string, as in the IETF httpapi draft-07; anything else is refused with 400
+    ``Idempotency.InvalidKey``) starts an Express ``IdempotentWorkflow`` with
+    StartSyncExecution. The execution input is ``{"caller": <who signed the request>,
+    "idempotencyKey": <key>, "body": <request body>}``; the work's output is the response
+    body. A retry with the same key from the same caller gets the stored result, byte for
+    byte; the same key with another body gets 422; a key whose first request still runs after
+    the poll bound gets 409 with ``Retry-After`` (the seconds until its lease ends); the work's
+    error gets ``work_error_status`` (or its entry in ``error_statuses``) with its name and
+    cause. The README's "HTTP API" section has the whole table.
 
     Parameters
     ----------
@@ -88,6 +90,13 @@ class IdempotentApi(Construct):
     key_includes_route
         Prefix the key with the method and resource path, so that one key may be used on
         two routes. Default ``False``.
+    scope_keys_to_caller
+        Key on the caller and the header together, so that one caller can neither replay nor
+        block another's key. The caller is the IAM principal that signed the request (an
+        assumed role without its session name, so that a retry from a new session of the same
+        role is still a retry), with its Cognito identity and API key id where present.
+        Default ``True``; ``False`` shares one key space among all callers (a public endpoint
+        whose clients choose unguessable keys).
     success_status
         Status of a result, fresh or stored. Default 200 (201 suits a creating POST).
     work_error_status
@@ -171,6 +180,7 @@ class IdempotentApi(Construct):
         api_key_required: bool = False,
         stage_name: str = "v1",
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        scope_keys_to_caller: bool = True,
         workflow_type: None = None,
     ) -> None:
         props = ApiProps(
@@ -194,6 +204,7 @@ class IdempotentApi(Construct):
             api_key_required=api_key_required,
             stage_name=stage_name,
             removal_policy=removal_policy,
+            scope_keys_to_caller=scope_keys_to_caller,
             requested_workflow_type=workflow_type,
         )
         super().__init__(scope, id)
@@ -235,7 +246,7 @@ class IdempotentApi(Construct):
         resource = self.api.root if path.strip("/") == "" else self.api.root.resource_for_path(path)
         self.method = resource.add_method(
             http_method,
-            self._integration(require_key=require_key, key_includes_route=key_includes_route),
+            self._integration(props),
             request_parameters={f"method.request.header.{KEY_HEADER}": require_key},
             request_validator=self.api.add_request_validator(
                 "Validator", validate_request_parameters=True, validate_request_body=True
@@ -269,7 +280,7 @@ class IdempotentApi(Construct):
         acknowledge(self.api.deployment_stage, _FINDINGS_OF_THE_STAGE)
         acknowledge(self.method, _FINDINGS_OF_THE_METHOD)
 
-    def _integration(self, *, require_key: bool, key_includes_route: bool) -> apigw.Integration:
+    def _integration(self, props: ApiProps) -> apigw.Integration:
         role = iam.Role(
             self,
             "IntegrationRole",
@@ -288,8 +299,9 @@ class IdempotentApi(Construct):
                 request_templates={
                     json: request_template(
                         self.workflow.state_machine.state_machine_arn,
-                        require_key=require_key,
-                        key_includes_route=key_includes_route,
+                        require_key=props.require_key,
+                        key_includes_route=props.key_includes_route,
+                        scope_to_caller=props.scope_keys_to_caller,
                     )
                 },
                 integration_responses=[

@@ -62,9 +62,12 @@ class IdempotencyKey(ABC):
         Parameters
         ----------
         *paths
-            Dotted paths into the input, for example ``"TransactionId"`` or ``"order.id"``.
-            Every field must be present (and not null) in every input: an execution whose
-            input lacks one fails with ``Idempotency.InvalidKey`` before any work runs.
+            Dotted paths into the input, for example ``"TransactionId"``, ``"order.id"`` or
+            ``"items.0.sku"``: each step is an object member's name, or a whole number that
+            indexes an array. Every field must be present, not null and not the empty string
+            in every input: an execution whose input lacks one, or has an array where a named
+            step reads a member (``{"order": [{"id": 1}]}`` for ``"order.id"``), fails with
+            ``Idempotency.InvalidKey`` before any work runs.
 
         Raises
         ------
@@ -120,9 +123,9 @@ class _Fields(IdempotencyKey):
             material=(
                 f"($selection := {selection};"
                 f" $missing := $filter([{names}], function($f) {{"
-                " ($v := $lookup($selection, $f); $not($exists($v)) or $v = null) });"
-                " $count($missing) > 0 ? $error('Idempotency key field(s) missing or null in "
-                "the input: ' & $join($missing, ', ')) : $selection)"
+                " ($v := $lookup($selection, $f); $not($exists($v)) or $v = null or $v = '') });"
+                " $count($missing) > 0 ? $error('Idempotency key field(s) missing, null or "
+                "empty in the input: ' & $join($missing, ', ')) : $selection)"
             )
         )
 

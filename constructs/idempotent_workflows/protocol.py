@@ -26,6 +26,7 @@ from .private.jsonata_expressions import (
     jsonata,
     literal,
     seconds_from_now,
+    stored_size,
     to_json,
 )
 from .private.jsonpath_work import JsonataWork
@@ -40,7 +41,10 @@ _RECORD_VARIABLE: Final = "idemRecord"
 _POLLS_VARIABLE: Final = "idemPolls"
 _ERROR_VARIABLE: Final = "idemError"
 _PAYLOAD_VARIABLE: Final = "idemPayload"
+#: What the work's output costs in the record (``stored_size``), set when the work ends.
+_RESULT_BYTES_VARIABLE: Final = "idemResultBytes"
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
+_QUERY_EVALUATION_ERROR: Final = "States.QueryEvaluationError"
 
 
 class IdempotencyProtocol(sfn.StateMachineFragment):
@@ -77,18 +81,20 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
     lease
         How long a lock is honoured while its holder runs the work; after it, another
         execution takes over. Set it above the work's longest run. Default 15 minutes for
-        Standard, 4 minutes for Express.
+        Standard, 90 seconds for Express.
     poll_interval
         Wait between two reads of a record held by another execution. Default 10 seconds.
     max_polls
-        Polls before a waiter gives up with ``Idempotency.LockWaitTimeout``. Default: enough
-        polls to cover the lease.
+        Polls before a waiter gives up with ``Idempotency.LockWaitTimeout``, whose cause says
+        when the holder's lease ends. Default: enough polls to outlast the lease, so that a
+        waiter takes over from a holder that died.
     workflow_type
         The type of the state machine the fragment runs in. Default
         ``StateMachineType.STANDARD``. With ``EXPRESS``, a lease or a poll bound that cannot
         end within an Express execution's 5 minutes (worst-case retries included) is
-        rejected, and ``max_polls`` defaults to the most polls that fit. Synthesis fails when
-        the state machine the fragment is built into has another type.
+        rejected, and so is a lease that a waiter with the default ``max_polls`` cannot
+        outlast and still run the work in those 5 minutes. Synthesis fails when the state
+        machine the fragment is built into has another type.
     dynamodb_retry
         How every DynamoDB call of the protocol retries throttling and server errors.
         Default ``RetryPolicy()``: 3 retries, exponential backoff from 1 s, full jitter, at
@@ -177,6 +183,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         self.max_polls = props.polls
         self.key_namespace = props.key_namespace or self.node.path
         self._owner = props.OWNER
+        self._output_json_text = props.OUTPUT_JSON_TEXT
         self._build(props.work)
 
     # -- states ---------------------------------------------------------------------------
@@ -212,13 +219,20 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
                 "Set a lease longer than the work's longest run."
             ),
         )
+        # The holder is named by its execution name only (the ARN names the account, the
+        # region and the state machine); the time its lease ends is when a retry can proceed.
+        record = f"${_RECORD_VARIABLE}"
         lock_wait_timeout = sfn.Fail.jsonata(
             self,
             S.LOCK_WAIT_TIMEOUT,
             error=IdempotencyError.LOCK_WAIT_TIMEOUT.value,
             cause=jsonata(
-                f"'Execution ' & ${_RECORD_VARIABLE}.{r.EXECUTION_ATTRIBUTE}.S & ' still holds "
-                f"the lock after {self.max_polls} polls, {self.poll_interval_seconds} s apart.'"
+                f"($lease := $number({record}.{r.LEASE_ATTRIBUTE}.N);"
+                f" 'Execution ' & $split({record}.{r.EXECUTION_ATTRIBUTE}.S, ':')[7]"
+                f" & ' still holds the key after {self.max_polls} polls,"
+                f" {self.poll_interval_seconds} s apart; its lease ends in '"
+                f" & $string($lease - {NOW}) & ' s, at ' & $fromMillis($lease * 1000)"
+                " & ': retry then.')"
             ),
         )
 
@@ -242,7 +256,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         )
         acquire.add_catch(
             invalid_key,
-            errors=["States.QueryEvaluationError"],
+            errors=[_QUERY_EVALUATION_ERROR],
             outputs=jsonata("$states.errorOutput"),
         )
 
@@ -260,7 +274,9 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self,
             S.RUN_WORK,
             query_language=sfn.QueryLanguage.JSONATA,
-            outputs=jsonata("$states.result[0]"),
+            # The answer is the output as a duplicate gets it: its stored JSON text, read back.
+            outputs=jsonata(f"$parse({to_json('$states.result[0]')})"),
+            assign={_RESULT_BYTES_VARIABLE: jsonata(stored_size("$states.result[0]"))},
         )
         run_work.branch(work)
         self.node.add_validation(JsonataWork(self._owner, run_work))
@@ -269,25 +285,34 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             run_work, record_failure, assign={_ERROR_VARIABLE: jsonata("$states.errorOutput")}
         )
 
+        # An output that a duplicate could not be answered with is not stored: the Arguments
+        # fail, and RecordFailure records the terminal RESULT_TOO_LARGE instead.
+        size, limit = f"${_RESULT_BYTES_VARIABLE}", r.REPLAYABLE_BYTES
+        too_large = IdempotencyError.RESULT_TOO_LARGE.value
         store_result = self._update(
             S.STORE_RESULT,
             key=f"${_KEY_VARIABLE}",
             update=r.SUCCEED_UPDATE,
             condition=r.OWNS_LOCK,
-            result=to_json("$states.input"),
+            result=f"{size} <= {limit} ? {to_json('$states.input')} : $error({literal(too_large)})",
+            outputs=self._answer(to_json("$states.input"), "$states.input"),
         )
         store_result.add_catch(lock_lost, errors=[_CONDITIONAL_CHECK_FAILED])
-        catch_every_error(
-            store_result,
-            record_failure,
-            assign={
-                _ERROR_VARIABLE: jsonata(
-                    f"{{'Error': {literal(IdempotencyError.RESULT_NOT_STORED.value)},"
-                    " 'Cause': 'The work succeeded but its result could not be stored: '"
-                    " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause}"
-                )
-            },
+        not_stored = jsonata(
+            f"{size} > {limit} ? {{'Error': {literal(too_large)}, 'Cause': 'The work succeeded,"
+            f" but its output takes ' & $string({size}) & ' bytes in the idempotency record, over"
+            f" the {limit} that a duplicate can be answered with, so it was not stored. Until"
+            " the record expires, every execution with this key ends with this error, and the"
+            " work does not run again. Return a smaller output (a reference to where the data"
+            f" is kept, for example).'}} : {{'Error':"
+            f" {literal(IdempotencyError.RESULT_NOT_STORED.value)},"
+            " 'Cause': 'The work succeeded but its result could not be stored: '"
+            " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause}"
         )
+        store_result.add_catch(
+            record_failure, errors=[_QUERY_EVALUATION_ERROR], assign={_ERROR_VARIABLE: not_stored}
+        )
+        catch_every_error(store_result, record_failure, assign={_ERROR_VARIABLE: not_stored})
 
         acquire.next(run_work).next(store_result)
 
@@ -319,10 +344,11 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             outputs=jsonata("$states.input"),
         )
         self.retry.apply(read)
+        stored = f"{record}.{r.RESULT_ATTRIBUTE}.S"
         self._return_stored_result = sfn.Pass.jsonata(
             self,
             S.RETURN_STORED_RESULT,
-            outputs=jsonata(f"$parse({record}.{r.RESULT_ATTRIBUTE}.S)"),
+            outputs=jsonata(self._answer(stored, f"$parse({stored})")),
         )
         wait = sfn.Wait.jsonata(
             self,
@@ -335,26 +361,35 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         lease_valid = f"$number({record}.{r.LEASE_ATTRIBUTE}.N) >= {NOW}"
         held = f"{status} = '{RecordStatus.IN_PROGRESS.value}' and {lease_valid}"
         succeeded = f"{status} = '{RecordStatus.SUCCEEDED.value}' and {fresh}"
+        too_large = f"{status} = '{RecordStatus.RESULT_TOO_LARGE.value}' and {fresh}"
+        # The key's first run told its caller; every duplicate gets the same error and cause.
+        result_too_large = sfn.Fail.jsonata(
+            self,
+            S.RESULT_TOO_LARGE,
+            error=IdempotencyError.RESULT_TOO_LARGE.value,
+            cause=jsonata(f"$parse({stored}).Cause"),
+        )
         check = sfn.Choice.jsonata(self, S.CHECK_RECORD)
         if self._fingerprint is not None:
             # A key taken by other values of the validated fields: refuse before returning
             # the stored result or waiting for it. A FAILED or expired record is retried.
-            stored = f"{record}.{r.PAYLOAD_ATTRIBUTE}.S"
+            fingerprint = f"{record}.{r.PAYLOAD_ATTRIBUTE}.S"
             fields = ", ".join(self.payload_fields)
+            # The cause names neither the key nor its namespace (a construct path).
             mismatch = sfn.Fail.jsonata(
                 self,
                 S.PAYLOAD_MISMATCH,
                 error=IdempotencyError.PAYLOAD_MISMATCH.value,
-                cause=jsonata(
-                    f"'The idempotency key ' & ${_KEY_VARIABLE} & ' was taken by a request with "
-                    f"other values of {fields}: send a new key for a different request.'"
+                cause=(
+                    f"This idempotency key was taken by a request with other values of "
+                    f"{fields}: send a new key for a different request."
                 ),
             )
             check.when(
                 sfn.Condition.jsonata(
                     jsonata(
-                        f"$exists({stored}) and {stored} != ${_PAYLOAD_VARIABLE}"
-                        f" and (({succeeded}) or ({held}))"
+                        f"$exists({fingerprint}) and {fingerprint} != ${_PAYLOAD_VARIABLE}"
+                        f" and (({succeeded}) or ({too_large}) or ({held}))"
                     )
                 ),
                 mismatch,
@@ -364,6 +399,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
                 sfn.Condition.jsonata(jsonata(succeeded)),
                 self._return_stored_result,
             )
+            .when(sfn.Condition.jsonata(jsonata(too_large)), result_too_large)
             .when(
                 sfn.Condition.jsonata(
                     jsonata(f"{held} and ${_POLLS_VARIABLE} >= {self.max_polls}")
@@ -372,6 +408,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             )
             .when(sfn.Condition.jsonata(jsonata(held)), wait)
             # Absent, FAILED, lease or record expired: try to take the lock again.
+            # (RESULT_TOO_LARGE is terminal until the record expires.)
             .otherwise(acquire)
         )
         wait.next(read)
@@ -387,12 +424,21 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         result: str | None = None,
         return_values: tasks.DynamoReturnValues | None = None,
         assign: Mapping[str, Any] | None = None,
+        outputs: str = "$states.input",
     ) -> tasks.DynamoUpdateItem:
         """A conditional UpdateItem on the record, with exactly the placeholders it uses."""
         values = {
             ":in_progress": tasks.DynamoAttributeValue.from_string(RecordStatus.IN_PROGRESS.value),
             ":succeeded": tasks.DynamoAttributeValue.from_string(RecordStatus.SUCCEEDED.value),
             ":failed": tasks.DynamoAttributeValue.from_string(RecordStatus.FAILED.value),
+            ":failure_status": tasks.DynamoAttributeValue.from_string(
+                jsonata(
+                    f"${_ERROR_VARIABLE}.Error = "
+                    f"{literal(IdempotencyError.RESULT_TOO_LARGE.value)}"
+                    f" ? {literal(RecordStatus.RESULT_TOO_LARGE.value)}"
+                    f" : {literal(RecordStatus.FAILED.value)}"
+                )
+            ),
             ":execution": tasks.DynamoAttributeValue.from_string(
                 jsonata("$states.context.Execution.Id")
             ),
@@ -424,10 +470,24 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             },
             return_values=return_values,
             assign=assign,
-            outputs=jsonata("$states.input"),
+            outputs=jsonata(outputs),
         )
         self.retry.apply(task)
         return task
+
+    def _answer(self, text: str, value: str) -> str:
+        """JSONata for the protocol's output: the result, or its JSON text in ``resultJson``.
+
+        Parameters
+        ----------
+        text
+            JSONata for the result's stored JSON text.
+        value
+            JSONata for the result itself.
+        """
+        if self._output_json_text:
+            return f"{{{literal(r.RESULT_JSON_FIELD)}: {text}}}"
+        return value
 
     @property
     def start_state(self) -> sfn.State:

@@ -40,5 +40,8 @@ class ProtocolState:
     LOCK_WAIT_TIMEOUT: Final = "LockWaitTimeout"
     #: Fail state ``Idempotency.InvalidKey``.
     INVALID_KEY: Final = "InvalidKey"
+    #: Fail state ``Idempotency.ResultTooLarge``: the key's first run succeeded, but its output
+    #: was too large to be stored and replayed.
+    RESULT_TOO_LARGE: Final = "ResultTooLarge"
     #: Fail state ``Idempotency.PayloadMismatch`` (payload validation only).
     PAYLOAD_MISMATCH: Final = "PayloadMismatch"

@@ -20,7 +20,8 @@ class StatusMap:
     errors
         Status of particular work error names, for example ``{"Payment.Declined": 402}``.
     retry_after_seconds
-        The ``Retry-After`` of a 409 (the key is still held by another request).
+        The ``Retry-After`` of a 409 (the key is still held by another request) when the
+        holder's lease end is not known: the poll interval. Otherwise the seconds until it.
     """
 
     success: int = 200
@@ -28,6 +29,11 @@ class StatusMap:
     errors: Mapping[str, int] = field(default_factory=dict)
     retry_after_seconds: int = 1
 
+    #: The request broke a rule: its key (``Idempotency.InvalidKey``), its body
+    #: (``Idempotency.InvalidBody``) or a missing key (``Idempotency.KeyMissing``).
+    INVALID_REQUEST: ClassVar[int] = 400
+    #: The request is too large for a Step Functions execution (``Idempotency.BodyTooLarge``).
+    BODY_TOO_LARGE: ClassVar[int] = 413
     #: Same key, other payload (draft-07: 422).
     PAYLOAD_MISMATCH: ClassVar[int] = 422
     #: The key's first request still runs after the poll bound (draft-07: 409).
@@ -39,5 +45,12 @@ class StatusMap:
 
     def statuses(self) -> list[int]:
         """Every status an answer may have, for the method responses."""
-        fixed = [self.PAYLOAD_MISMATCH, self.IN_PROGRESS, self.MACHINERY_ERROR, self.TIMED_OUT]
-        return sorted({self.success, self.work_error, 400, *self.errors.values(), *fixed})
+        fixed = [
+            self.INVALID_REQUEST,
+            self.BODY_TOO_LARGE,
+            self.PAYLOAD_MISMATCH,
+            self.IN_PROGRESS,
+            self.MACHINERY_ERROR,
+            self.TIMED_OUT,
+        ]
+        return sorted({self.success, self.work_error, *self.errors.values(), *fixed})

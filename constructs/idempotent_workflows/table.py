@@ -18,9 +18,16 @@ _OWNER = "IdempotencyTable"
 class RecordStatus(StrEnum):
     """Value of the ``executionstatus`` attribute of an idempotency record."""
 
+    #: An execution holds the key and runs the work, until ``leaseexpiry``.
     IN_PROGRESS = "IN_PROGRESS"
+    #: The work succeeded; ``executionresult`` holds its output, which duplicates return.
     SUCCEEDED = "SUCCEEDED"
+    #: The work failed; ``executionresult`` holds the error. The next execution runs it again.
     FAILED = "FAILED"
+    #: The work succeeded, but its output was too large to be replayed, so it was not stored:
+    #: ``executionresult`` holds the ``Idempotency.ResultTooLarge`` error, which every execution
+    #: with the key ends with, without running the work, until the record expires.
+    RESULT_TOO_LARGE = "RESULT_TOO_LARGE"
 
 
 class IdempotencyTable(Construct):
@@ -46,6 +53,10 @@ class IdempotencyTable(Construct):
         The KMS key for ``TableEncryption.CUSTOMER_MANAGED``. Default: none.
     point_in_time_recovery
         Continuous backups. Default ``True``.
+    deletion_protection
+        Refuse ``DeleteTable`` until it is turned off. Default: on when ``removal_policy`` is
+        ``RETAIN`` (CloudFormation keeps the table; protection also stops a deletion by hand),
+        not set otherwise.
 
     Attributes
     ----------
@@ -62,6 +73,7 @@ class IdempotencyTable(Construct):
         encryption: dynamodb.TableEncryption = dynamodb.TableEncryption.AWS_MANAGED,
         encryption_key: kms.IKey | None = None,
         point_in_time_recovery: bool = True,
+        deletion_protection: bool | None = None,
     ) -> None:
         check_removal_policy(_OWNER, removal_policy)
         check_instance(
@@ -80,6 +92,11 @@ class IdempotencyTable(Construct):
             fix="pass a kms.Key or kms.Key.from_key_arn(...)",
         )
         check_bool(_OWNER, "point_in_time_recovery", point_in_time_recovery)
+        if deletion_protection is None:
+            # Left unset (not False) otherwise, so that a destroyable table's template is as before.
+            deletion_protection = True if removal_policy == RemovalPolicy.RETAIN else None
+        else:
+            check_bool(_OWNER, "deletion_protection", deletion_protection)
         super().__init__(scope, id)
         self.table = dynamodb.Table(
             self,
@@ -95,6 +112,7 @@ class IdempotencyTable(Construct):
             encryption=encryption,
             encryption_key=encryption_key,
             removal_policy=removal_policy,
+            deletion_protection=deletion_protection,
         )
 
     @property

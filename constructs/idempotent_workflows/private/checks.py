@@ -15,7 +15,9 @@ from typing import Any, Final
 
 from aws_cdk import Duration, RemovalPolicy
 
-_FIELD_PATH: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+# A step is a member name, or a whole number that indexes an array ("0.messageId").
+_STEP: Final = r"(?:[A-Za-z_][A-Za-z0-9_-]*|0|[1-9][0-9]*)"
+_FIELD_PATH: Final = re.compile(rf"{_STEP}(\.{_STEP})*")
 
 
 def describe(value: Any) -> str:
@@ -139,6 +141,9 @@ def seconds(owner: str, prop: str, value: Any, *, maximum: int | None = None) ->
 def field_paths(owner: str, prop: str, value: Any) -> tuple[str, ...]:
     """``value`` as a tuple of distinct dotted field paths (``"TransactionId"``, ``"order.id"``).
 
+    A step is a member name (letters, digits, ``_`` and ``-``, not starting with a digit) or a
+    whole number that indexes an array (``"items.0.sku"``).
+
     Raises
     ------
     TypeError
@@ -150,10 +155,11 @@ def field_paths(owner: str, prop: str, value: Any) -> tuple[str, ...]:
         raise fail(owner, prop, "a sequence of field paths", value, f"pass {prop}=[{value!r}]")
     paths = tuple(value)
     for path in paths:
-        if not isinstance(path, str) or not _FIELD_PATH.match(path):
+        if not isinstance(path, str) or not _FIELD_PATH.fullmatch(path):
             raise ValueError(
                 f"{owner}: {prop} got {path!r}: expected a dotted field path "
-                "such as 'TransactionId' or 'order.id' (letters, digits, '_' and '-')."
+                "such as 'TransactionId', 'order.id' or 'items.0.sku' (names of letters, "
+                "digits, '_' and '-'; whole numbers index arrays)."
             )
     if len(set(paths)) != len(paths):
         raise ValueError(f"{owner}: {prop} got a repeated field: {paths!r}.")

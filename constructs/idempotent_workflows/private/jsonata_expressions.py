@@ -32,14 +32,22 @@ _NUMBER: Final = (
     " $rest = 0 ? $s : $s & '~' & $string($rest)) };"
 )
 
-# Canonical JSON: object keys sorted at every depth, so key order never changes a key.
+#: Deepest nesting that a key or a fingerprint reads: a value inside more arrays and objects
+#: than this fails with a named error (``Idempotency.InvalidKey``), the same in Step Functions
+#: and on the local engine, whose evaluator would stop with its own error near 260 levels.
+MAX_DEPTH: Final = 100
+
+# Canonical JSON: object keys sorted at every depth, so key order never changes a key. `$d` is
+# the number of arrays and objects around `$v`.
 _CANONICAL: Final = (
-    "$canonical := function($v) {"
-    " $type($v) = 'object'"
+    "$canonical := function($v, $d) {"
+    f" $d > {MAX_DEPTH}"
+    f" ? $error('The input is nested deeper than {MAX_DEPTH} levels of arrays and objects.')"
+    " : $type($v) = 'object'"
     " ? '{' & $join($map($sort($keys($v)), function($k) {"
-    " $toJson($k) & ':' & $canonical($lookup($v, $k)) }), ',') & '}'"
+    " $toJson($k) & ':' & $canonical($lookup($v, $k), $d + 1) }), ',') & '}'"
     " : $type($v) = 'array'"
-    " ? '[' & $join($map($v, function($e) { $canonical($e) }), ',') & ']'"
+    " ? '[' & $join($map($v, function($e) { $canonical($e, $d + 1) }), ',') & ']'"
     " : $type($v) = 'number' ? $numberText($v)"
     " : $toJson($v) };"
 )
@@ -74,8 +82,30 @@ def to_json(expression: str) -> str:
     return f"({_TO_JSON} $toJson({expression}))"
 
 
+def stored_size(expression: str) -> str:
+    r"""JSONata for the bytes that ``expression``'s JSON text costs in the idempotency record.
+
+    The record keeps the JSON text in a string attribute, which the JSON that carries the item
+    (GetItem's answer, StoreResult's parameters) escapes once more: each ``"`` and ``\``
+    gains a backslash. So the size is the UTF-8 bytes of the text (its ASCII characters, plus
+    the bytes of the others, which ``$encodeUrlComponent`` writes as three characters each)
+    and one byte per ``"`` and ``\`` (what ``$string`` of a one-element array adds to the
+    text beyond its four characters ``["`` and ``"]``). ``$length`` counts code points in
+    JSONata; the JSON text holds no control character and no lone surrogate, so the count is
+    exact.
+    """
+    return (
+        f"({_TO_JSON} $text := $toJson({expression});"
+        " $rest := $replace($text, /[\\x00-\\x7F]+/, '');"
+        " $length($text) - $length($rest) + $length($encodeUrlComponent($rest)) / 3"
+        " + $length($string([$text])) - $length($text) - 4)"
+    )
+
+
 def _hashed(prefix: str, material: str) -> str:
-    return f"({_TO_JSON} {_NUMBER} {_CANONICAL} {_DIGEST} {prefix}$digest($canonical({material})))"
+    return (
+        f"({_TO_JSON} {_NUMBER} {_CANONICAL} {_DIGEST} {prefix}$digest($canonical({material}, 0)))"
+    )
 
 
 def idempotency_key(namespace: str, material: str) -> str:
@@ -109,10 +139,28 @@ def cause_of(error: str) -> str:
     return f"$exists({error}.Cause) ? {error}.Cause : '(no cause given)'"
 
 
+def field_path(input_expression: str, path: str) -> str:
+    """JSONata for the value at the dotted ``path``: members of objects, indexes of arrays.
+
+    Each step is an object member's name, or a whole number that indexes an array
+    (``"0.messageId"``: the first element's ``messageId``). JSONata's own path would map a
+    named step over an array, reading ``{"order": [{"id": 1}]}`` as ``{"order": {"id": 1}}``
+    (two inputs, one key); here a named step that meets an array, or an index that meets
+    anything else, is an error (``Idempotency.InvalidKey``). A named step that meets a value
+    that is not an object finds nothing: the field is missing.
+    """
+    steps = []
+    for step in path.split("."):
+        if step.isdigit():
+            refused = literal(f"{path}: step {step} indexes an array, but the input has none there")
+            steps.append(f"$v := $type($v) = 'array' ? $v[{step}] : $error({refused});")
+        else:
+            refused = literal(f"{path}: the input has an array where the field {step} is read")
+            steps.append(f"$v := $type($v) = 'array' ? $error({refused}) : $v.`{step}`;")
+    return f"($v := {input_expression}; {' '.join(steps)} $v)"
+
+
 def field_selection(input_expression: str, paths: Sequence[str]) -> str:
     """JSONata for an object of the selected fields, by path (absent fields are left out)."""
-    fields = ", ".join(
-        f"{literal(path)}: {input_expression}." + ".".join(f"`{p}`" for p in path.split("."))
-        for path in paths
-    )
+    fields = ", ".join(f"{literal(path)}: {field_path(input_expression, path)}" for path in paths)
     return f"{{{fields}}}"

@@ -38,7 +38,8 @@ from .checks import (
     seconds,
 )
 from .jsonpath_work import check_jsonata_work
-from .mapping_templates import BODY_FIELD, KEY_FIELD
+from .mapping_templates import BODY_FIELD, CALLER_FIELD, KEY_FIELD
+from .record import PARTITION_KEY_LIMIT_BYTES
 
 #: Longest run of an Express execution, in seconds.
 EXPRESS_MAX_SECONDS: Final = 300
@@ -60,6 +61,25 @@ def max_polls_within(seconds: int, poll_interval_seconds: int, retry: RetryPolic
     return (seconds - 2 * worst) // (poll_interval_seconds + worst)
 
 
+def polls_outlasting(lease_seconds: int, poll_interval_seconds: int) -> int:
+    """The fewest polls after which a lease taken before the first read has surely ended.
+
+    The record counts whole seconds: a lease is still valid in its last second, so the polls
+    must span one second more than the lease.
+    """
+    return math.ceil((lease_seconds + 1) / poll_interval_seconds)
+
+
+def takeover_seconds(lease: int, poll_interval: int, polls: int, retry: RetryPolicy) -> int:
+    """A waiter's worst case when it outlasts a dead holder's lease and then runs the work.
+
+    Its first acquire, ``polls + 1`` reads and ``polls`` waits, the acquire that takes the key
+    over, the work (shorter than the lease) and its two writes (``StoreResult``, and
+    ``RecordFailure`` if that fails), each DynamoDB call with its retries' longest waits.
+    """
+    return (polls + 5) * retry.worst_case_seconds + polls * poll_interval + lease
+
+
 class PollBudget(NamedTuple):
     """The time within which a waiter must give up, and how the error describes it."""
 
@@ -68,6 +88,10 @@ class PollBudget(NamedTuple):
     limit: str
     #: What else the user may change, after lowering max_polls.
     alternatives: str
+    #: Whether a waiter with the default max_polls must outlast a dead holder's lease and then
+    #: run the work within ``seconds`` (an Express workflow); otherwise the default polls are
+    #: the most that fit, and a waiter gives up earlier, saying when the lease ends (the API).
+    takes_over: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,11 +110,18 @@ class ProtocolProps:
     DEFAULT_RETRY: ClassVar[RetryPolicy] = RetryPolicy()
     #: Default record lifetime.
     DEFAULT_RECORD_TTL: ClassVar[Duration] = Duration.hours(24)
-    #: Default lease: Standard executions may run long; Express ones end within five minutes.
+    #: Default lease: Standard executions may run long; Express ones end within five minutes,
+    #: and a waiter must outlast a dead holder's lease and still run the work in its own: 10
+    #: polls of 10 s, 90 s of work and 7 s of worst-case retry waits per DynamoDB call take 295
+    #: of those 300 s (``takeover_seconds``).
     DEFAULT_LEASE: ClassVar[Mapping[sfn.StateMachineType, Duration]] = {
         sfn.StateMachineType.STANDARD: Duration.minutes(15),
-        sfn.StateMachineType.EXPRESS: Duration.minutes(4),
+        sfn.StateMachineType.EXPRESS: Duration.seconds(90),
     }
+    #: Whether the protocol answers ``{"resultJson": <the stored JSON text>}`` instead of the
+    #: result itself: the same text, byte for byte, on the first answer and on every replay
+    #: (``IdempotentApi`` prints it as the response body).
+    OUTPUT_JSON_TEXT: ClassVar[bool] = False
 
     work: sfn.IChainable
     table: dynamodb.ITable | IdempotencyTable | None = None
@@ -118,6 +149,32 @@ class ProtocolProps:
         self._check()
         self._resolve()
 
+    def _check_takeover(
+        self, budget: PollBudget, lease: int, interval: int, polls: int, retry: RetryPolicy
+    ) -> None:
+        """Refuse a lease that a waiter cannot outlast and still run the work within budget."""
+        takeover = takeover_seconds(lease, interval, polls, retry)
+        if takeover <= budget.seconds:
+            return
+        longest = next(
+            (
+                shorter
+                for shorter in range(lease - 1, 0, -1)
+                if takeover_seconds(shorter, interval, polls_outlasting(shorter, interval), retry)
+                <= budget.seconds
+            ),
+            None,
+        )
+        shorter = "" if longest is None else f"pass a lease of at most {longest} s, "
+        raise ValueError(
+            f"{self.OWNER}: lease={lease} s is too long for a waiter to outlast a holder that "
+            f"died and still run the work: {polls} polls of {interval} s, the work and the "
+            f"worst-case retry waits ({retry.worst_case_seconds} s per DynamoDB call) take up "
+            f"to {takeover} s, over {budget.limit}: {shorter}pass max_polls to give up "
+            "earlier (waiters then fail with Idempotency.LockWaitTimeout, saying when the "
+            f"lease ends), {budget.alternatives}."
+        )
+
     @property
     def express(self) -> bool:
         """Whether the protocol runs in an Express state machine."""
@@ -142,6 +199,14 @@ class ProtocolProps:
         check_instance(owner, "key_namespace", self.key_namespace, str, "pass a string or omit it")
         if self.key_namespace == "":
             raise ValueError(f"{owner}: key_namespace must not be empty: omit it for the default.")
+        # The key is "<namespace>#" and 64 hex digits, in a partition key of at most 2,048 bytes.
+        longest = PARTITION_KEY_LIMIT_BYTES - 65
+        if self.key_namespace is not None and len(self.key_namespace.encode()) > longest:
+            raise ValueError(
+                f"{owner}: key_namespace takes {len(self.key_namespace.encode())} bytes of UTF-8, "
+                f"but DynamoDB keys hold at most {PARTITION_KEY_LIMIT_BYTES}, {longest} of them "
+                "for the namespace: pass a shorter one."
+            )
         check_int(owner, "max_polls", self.max_polls, minimum=1, example=10)
         check_instance(
             owner,
@@ -185,6 +250,7 @@ class ProtocolProps:
             EXPRESS_MAX_SECONDS,
             f"an Express execution's {EXPRESS_MAX_SECONDS} s",
             "or use workflow_type=StateMachineType.STANDARD",
+            takes_over=True,
         )
 
     def _resolve(self) -> None:
@@ -210,7 +276,8 @@ class ProtocolProps:
                 f"{EXPRESS_MAX_SECONDS - 3 * worst} s or a smaller dynamodb_retry, or use "
                 "workflow_type=StateMachineType.STANDARD for longer work."
             )
-        polls = self.max_polls or math.ceil(lease / interval)
+        # By default a waiter outlasts the lease, so that it takes over from a dead holder.
+        polls = self.max_polls or polls_outlasting(lease, interval)
         budget = self._poll_budget()
         if budget is not None:
             fit = max_polls_within(budget.seconds, interval, retry)
@@ -221,7 +288,10 @@ class ProtocolProps:
                     f"({worst} s per DynamoDB call), cannot end within {budget.limit}: lower "
                     f"max_polls to at most {max(fit, 0)}, {budget.alternatives}."
                 )
-            polls = min(polls, fit)
+            if self.max_polls is None and budget.takes_over:
+                self._check_takeover(budget, lease, interval, polls, retry)
+            else:
+                polls = min(polls, fit)
         self._set("idempotency_key", self.key or IdempotencyKey.whole_input())
         self._set("retry", retry)
         self._set("lease_seconds", lease)
@@ -262,13 +332,15 @@ class WorkflowProps(ProtocolProps):
 class ApiProps(WorkflowProps):
     """The props of ``IdempotentApi``: its own and those of its Express workflow.
 
-    The workflow's key (the ``Idempotency-Key`` header), its validated fields (the body, or
-    ``body_fields`` of it) and its type (Express: API Gateway waits for the answer) are fixed
-    by the API, not props; ``requested_workflow_type`` carries a ``workflow_type`` passed
-    anyway, to refuse it with the reason.
+    The workflow's key (the ``Idempotency-Key`` header, with the caller unless
+    ``scope_keys_to_caller`` is off), its validated fields (the body, or ``body_fields`` of
+    it), its output (the stored JSON text, answered verbatim) and its type (Express: API
+    Gateway waits for the answer) are fixed by the API, not props; ``requested_workflow_type``
+    carries a ``workflow_type`` passed anyway, to refuse it with the reason.
     """
 
     OWNER: ClassVar[str] = "IdempotentApi"
+    OUTPUT_JSON_TEXT: ClassVar[bool] = True
     DEFAULT_POLL_INTERVAL: ClassVar[Duration] = Duration.seconds(2)
     #: 2 retries, at most 1 + 2 s of waits: leaves room for polls in 29 s.
     DEFAULT_RETRY: ClassVar[RetryPolicy] = RetryPolicy(
@@ -287,6 +359,7 @@ class ApiProps(WorkflowProps):
     throttling_burst_limit: int = 100
     api_key_required: bool = False
     stage_name: str = "v1"
+    scope_keys_to_caller: bool = True
     requested_workflow_type: object = None
 
     workflow_type: sfn.StateMachineType = field(init=False, default=sfn.StateMachineType.EXPRESS)
@@ -310,7 +383,9 @@ class ApiProps(WorkflowProps):
                 for name in field_paths(owner, "body_fields", self.body_fields)
             ]
         self._set("payload_fields", body)
-        self._set("key", IdempotencyKey.from_fields(KEY_FIELD))
+        check_bool(owner, "scope_keys_to_caller", self.scope_keys_to_caller)
+        scope = [CALLER_FIELD] if self.scope_keys_to_caller else []
+        self._set("key", IdempotencyKey.from_fields(*scope, KEY_FIELD))
         super()._check()
         for prop in ("require_key", "key_includes_route", "api_key_required"):
             check_bool(owner, prop, getattr(self, prop))
@@ -351,6 +426,8 @@ class ApiProps(WorkflowProps):
             f"API Gateway's {INTEGRATION_TIMEOUT_SECONDS} s integration timeout (less "
             f"{_TIMEOUT_MARGIN_SECONDS} s for the states)",
             "shorten poll_interval, or pass a smaller dynamodb_retry",
+            # A request cannot wait for a lease to end: 409, with Retry-After at its end.
+            takes_over=False,
         )
 
 
@@ -358,7 +435,8 @@ class ApiProps(WorkflowProps):
 class QueueProps(WorkflowProps):
     """The props of ``IdempotentQueue``: its own and those of the workflow the queue starts.
 
-    The workflow's key is the ``key_fields`` of the pipe's input, not a prop.
+    The workflow's key is the ``key_fields`` of the message, not a prop: the pipe hands the
+    workflow a batch of one message, so each field is read in its first element.
     """
 
     OWNER: ClassVar[str] = "IdempotentQueue"
@@ -376,6 +454,6 @@ class QueueProps(WorkflowProps):
                 f"{owner}: key_fields must name at least one field, for example "
                 "key_fields=['messageId'] (the default) or ['body.orderId']."
             )
-        self._set("key", IdempotencyKey.from_fields(*fields))
+        self._set("key", IdempotencyKey.from_fields(*(f"0.{field}" for field in fields)))
         check_int(owner, "max_receive_count", self.max_receive_count, minimum=1, example=5)
         super()._check()

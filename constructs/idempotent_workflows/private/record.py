@@ -19,6 +19,9 @@ LEASE_ATTRIBUTE: Final = "leaseexpiry"
 TTL_ATTRIBUTE: Final = "ttl"
 #: SHA-256 of the validated input fields (opt-in payload validation).
 PAYLOAD_ATTRIBUTE: Final = "payloadhash"
+#: Field of the protocol's output that carries the result's JSON text exactly as the record
+#: stores it, when the protocol answers with the text (``ProtocolProps.OUTPUT_JSON_TEXT``).
+RESULT_JSON_FIELD: Final = "resultJson"
 
 # Placeholders used in every expression; DynamoDB rejects unused ones, so each call takes
 # only the placeholders its own expressions mention (see `placeholders`).
@@ -52,7 +55,23 @@ ACQUIRE_UPDATE: Final = f"SET {_ACQUIRE_SET} REMOVE #result"
 #: The acquire write of a workflow that validates payloads: it also stores the fingerprint.
 ACQUIRE_UPDATE_WITH_PAYLOAD: Final = f"SET {_ACQUIRE_SET}, #payload = :payload REMOVE #result"
 SUCCEED_UPDATE: Final = "SET #status = :succeeded, #result = :result, #ttl = :ttl REMOVE #lease"
-FAIL_UPDATE: Final = "SET #status = :failed, #result = :result, #ttl = :ttl REMOVE #lease"
+#: The failure write: ``:failure_status`` is ``FAILED`` (the next execution runs the work again)
+#: or ``RESULT_TOO_LARGE`` (terminal until the record expires).
+FAIL_UPDATE: Final = "SET #status = :failure_status, #result = :result, #ttl = :ttl REMOVE #lease"
+
+#: Step Functions' limit on a state's input and output, a task's parameters and its result, in
+#: UTF-8 bytes of their JSON.
+PAYLOAD_LIMIT_BYTES: Final = 256 * 1024
+#: Room kept for everything but the stored result in GetItem's answer (the other attributes,
+#: the key, the execution ARN, the SDK metadata AWS adds to a task result) and in
+#: ``StoreResult``'s parameters (table name, expressions, key).
+RECORD_RESERVE_BYTES: Final = 4 * 1024
+#: The largest stored result a duplicate can be answered with, as ``stored_size`` counts it: the
+#: UTF-8 bytes of its JSON text plus one byte per ``"`` and ``\`` in that text (the JSON that
+#: carries the record escapes the text once more).
+REPLAYABLE_BYTES: Final = PAYLOAD_LIMIT_BYTES - RECORD_RESERVE_BYTES
+#: DynamoDB's limit on a partition key, in UTF-8 bytes; the key is ``<namespace>#<64 hex>``.
+PARTITION_KEY_LIMIT_BYTES: Final = 2048
 
 _PLACEHOLDER = re.compile(r"[#:][A-Za-z_]+")
 
