@@ -11,7 +11,8 @@ from constructs import Construct
 
 from .private.catch_all import catch_every_error
 from .private.checks import check_instance, check_interface
-from .private.jsonata_expressions import cause_of, jsonata
+from .private.failure_path import failure_message, send_then_fail
+from .private.jsonata_expressions import jsonata
 from .retry import TRANSIENT_SNS_ERRORS, RetryPolicy
 
 _OWNER: Final = "FailureNotification"
@@ -88,12 +89,6 @@ class FailureNotification(sfn.StateMachineFragment):
             )
         super().__init__(scope, id)
         self.details = details
-        failed = sfn.Fail.jsonata(
-            self,
-            "Failed",
-            error=jsonata("$states.input.Error"),
-            cause=jsonata(cause_of("$states.input")),
-        )
         self.notify = tasks.SnsPublish.jsonata(
             self,
             "NotifyFailure",
@@ -102,9 +97,12 @@ class FailureNotification(sfn.StateMachineFragment):
             message=sfn.TaskInput.from_text(jsonata("$string($states.input)")),
             outputs=jsonata("$states.input"),
         )
-        (retry or RetryPolicy()).apply(self.notify, TRANSIENT_SNS_ERRORS)
-        self.notify.add_catch(failed, errors=["States.ALL"], outputs=jsonata("$states.input"))
-        self.notify.next(failed)
+        send_then_fail(
+            self,
+            self.notify,
+            retry=retry or RetryPolicy(),
+            transient_errors=TRANSIENT_SNS_ERRORS,
+        )
 
     def catch(self, *states: sfn.TaskStateBase | sfn.Parallel | sfn.Map) -> None:
         """Route every error of each state (``States.DataLimitExceeded`` included) here.
@@ -114,10 +112,7 @@ class FailureNotification(sfn.StateMachineFragment):
         *states
             States that may fail: tasks, Parallel and Map states.
         """
-        message = jsonata(
-            f"$merge([{self.details}, {{'Error': $states.errorOutput.Error,"
-            " 'Cause': $states.errorOutput.Cause}])"
-        )
+        message = failure_message(self.details)
         for state in states:
             catch_every_error(state, self.notify, outputs=message)
 

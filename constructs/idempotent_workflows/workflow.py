@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
@@ -149,8 +149,13 @@ class IdempotentWorkflow(Construct):
             ),
         )
 
-    def _construct(self, scope: Construct, id: str, props: WorkflowProps) -> None:
-        """Build the workflow from checked props (the only path: see ``_WorkflowOfProps``)."""
+    def _construct(
+        self, scope: Construct, id: str, props: WorkflowProps, around: _Around | None = None
+    ) -> None:
+        """Build the workflow from checked props (the only path: see ``_WorkflowOfProps``).
+
+        ``around`` builds the definition from the protocol (default: the protocol alone).
+        """
         super().__init__(scope, id)
         self.workflow_type = props.workflow_type
         self.table = (
@@ -158,11 +163,12 @@ class IdempotentWorkflow(Construct):
             or IdempotencyTable(self, "Records", removal_policy=props.removal_policy).table
         )
         self.protocol: IdempotencyProtocol = _ProtocolOfProps(self, "Protocol", props, self.table)
+        definition = self.protocol if around is None else around(self, self.protocol)
         log_options = props.logs
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(self.protocol),
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=props.workflow_type,
             state_machine_name=props.state_machine_name,
@@ -219,8 +225,15 @@ class _WorkflowOfProps(IdempotentWorkflow):
     """An ``IdempotentWorkflow`` built from props that the construct the user called checked.
 
     ``IdempotentApi`` and ``IdempotentQueue`` build their workflows this way: their own props
-    classes extend ``WorkflowProps`` and have checked every prop, naming themselves.
+    classes extend ``WorkflowProps`` and have checked every prop, naming themselves. ``around``
+    puts states around the protocol (``IdempotentQueue``'s dead-letter path).
     """
 
-    def __init__(self, scope: Construct, id: str, props: WorkflowProps) -> None:
-        self._construct(scope, id, props)
+    def __init__(
+        self, scope: Construct, id: str, props: WorkflowProps, around: _Around | None = None
+    ) -> None:
+        self._construct(scope, id, props, around)
+
+
+#: Builds a workflow's definition, in the workflow's scope, from its protocol.
+_Around = Callable[[Construct, IdempotencyProtocol], sfn.IChainable]

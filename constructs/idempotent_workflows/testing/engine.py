@@ -26,6 +26,7 @@ from .moto_compat import MockTestCase
 from .run import contents
 from .run.completion import Completions
 from .run.execution import Execution, start_request
+from .run.pipes import PipeRunner
 from .stepfunctions.fast_paths import executions_in_this_thread
 from .stepfunctions.faults import MockConfig, MockConfigSource
 from .stepfunctions.patches import patched_moto
@@ -86,6 +87,7 @@ class LocalEngine:
         self._deployer = Deployer(region)
         self._stack: contextlib.ExitStack | None = None
         self._completions = Completions()
+        self._pipes: list[PipeRunner] = []
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -123,7 +125,12 @@ class LocalEngine:
     def __exit__(self, *exc_info: Any) -> None:
         assert self._stack is not None
         try:
+            for pipe in self._pipes:
+                pipe.stop_polling()
             self._stop_running_executions()
+            pipes, self._pipes = self._pipes, []
+            for pipe in pipes:
+                pipe.join(timeout=30.0)
         finally:
             # A handler still running in another thread holds the lock while os.environ
             # carries its variables: the user's settings are restored only after it put its
@@ -183,11 +190,17 @@ class LocalEngine:
         """Deploy the tables, Lambda functions, queues, topics and state machines of a template.
 
         Other resources (roles, policies, log groups) are given names and ARNs so that
-        references to them resolve, but nothing is created for them.
+        references to them resolve, but nothing is created for them. Pipes from a queue to a
+        state machine run until the engine closes (``testing.run.pipes``).
         """
-        return self._deployer.deploy(
+        deployed = self._deployer.deploy(
             template, stack_name=stack_name, asset_dir=asset_dir, engine=self
         )
+        for pipe in deployed.pipes.values():
+            runner = PipeRunner(pipe, self.sfn, self.sqs, lambda: self.wait_scale)
+            runner.start()
+            self._pipes.append(runner)
+        return deployed
 
     # -- running ----------------------------------------------------------------------------
 

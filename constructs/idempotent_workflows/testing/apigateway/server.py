@@ -33,6 +33,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from ..deploy.template import Environment, resolve
+from ..run.contents import strict_json
 from .vtl import TemplateInput, render
 
 #: Runs a StartSyncExecution request body; answers (HTTP status, JSON body) as the service does.
@@ -170,21 +171,6 @@ def _static_headers(parameters: Mapping[str, str]) -> dict[str, str]:
         for name, value in parameters.items()
         if name.startswith(_RESPONSE_HEADER) and value.startswith("'")
     }
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
-
-
-def strict_json(text: str) -> Any:
-    """Parse JSON as JSON parsers outside Python do: ``NaN`` and ``Infinity`` are refused.
-
-    Raises
-    ------
-    ValueError
-        If ``text`` is not JSON.
-    """
-    return json.loads(text, parse_constant=_not_json)
 
 
 def caller_identity(

@@ -20,6 +20,7 @@ FUNCTION: Final = "AWS::Lambda::Function"
 STATE_MACHINE: Final = "AWS::StepFunctions::StateMachine"
 QUEUE: Final = "AWS::SQS::Queue"
 TOPIC: Final = "AWS::SNS::Topic"
+PIPE: Final = "AWS::Pipes::Pipe"
 
 
 def _fifo_name(kind: str, name: str, properties: Mapping[str, Any]) -> str:

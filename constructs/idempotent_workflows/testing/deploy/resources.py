@@ -1,9 +1,11 @@
 """Create a synthesized template's resources in the in-process AWS.
 
 Tables, Lambda functions (run in-process, ``functions``), SQS queues, SNS topics and state
-machines are created through the services' APIs, with every CloudFormation intrinsic of their
-properties resolved (``template``) against the names ``naming`` gives. Other resources (roles,
-policies, log groups, KMS keys) only get names and ARNs, so that references to them resolve.
+machines are created through the services' APIs, and EventBridge pipes from a queue to a state
+machine are described for the engine to run (``run.pipes``), with every CloudFormation
+intrinsic of their properties resolved (``template``) against the names ``naming`` gives.
+Other resources (roles, policies, log groups, KMS keys) only get names and ARNs, so that
+references to them resolve.
 State machines are created through the Step Functions API: the ones moto's CloudFormation
 creates are invisible to its executing backend.
 
@@ -20,8 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from ..run.pipes import PipeDefinition
 from .functions import LocalFunction
-from .naming import ACCOUNT, FUNCTION, QUEUE, STATE_MACHINE, TABLE, TOPIC, Names
+from .naming import ACCOUNT, FUNCTION, PIPE, QUEUE, STATE_MACHINE, TABLE, TOPIC, Names
 from .stack import DeployedStack
 from .template import Environment, resolve
 
@@ -90,6 +93,7 @@ def _create_table(dynamodb: Any, name: str, properties: Mapping[str, Any]) -> No
         KeySchema=properties["KeySchema"],
         AttributeDefinitions=properties["AttributeDefinitions"],
         BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
+        DeletionProtectionEnabled=properties.get("DeletionProtectionEnabled", False),
     )
     ttl = properties.get("TimeToLiveSpecification")
     if ttl:
@@ -126,7 +130,7 @@ class Deployer:
         properties = {
             logical_id: resolve(resource.get("Properties", {}), env)
             for logical_id, resource in resources.items()
-            if resource["Type"] in (TABLE, FUNCTION, STATE_MACHINE, QUEUE, TOPIC)
+            if resource["Type"] in (TABLE, FUNCTION, STATE_MACHINE, QUEUE, TOPIC, PIPE)
         }
 
         def of_kind(kind: str) -> dict[str, dict[str, Any]]:
@@ -149,6 +153,13 @@ class Deployer:
             logical_id: self._create_state_machine(engine.sfn, logical_id, env, machine)
             for logical_id, machine in of_kind(STATE_MACHINE).items()
         }
+        queues_by_arn = {env.arns[logical_id]: url for logical_id, url in queues.items()}
+        pipes = {
+            logical_id: PipeDefinition.from_properties(
+                str(env.ref(logical_id)), pipe, queues_by_arn
+            )
+            for logical_id, pipe in of_kind(PIPE).items()
+        }
         return DeployedStack(
             stack_name,
             tables,
@@ -159,6 +170,7 @@ class Deployer:
             _environment=env,
             queues=queues,
             topics=topics,
+            pipes=pipes,
         )
 
     def _create_function(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..apigateway.server import ApiServer, RestApiDefinition, start_sync_integration
+from ..run.pipes import PipeDefinition
 from .functions import LocalFunction
 from .naming import ACCOUNT
 from .template import Environment
@@ -36,6 +37,9 @@ class DeployedStack:
         URL of each ``AWS::SQS::Queue``.
     topics
         ARN of each ``AWS::SNS::Topic``.
+    pipes
+        Each ``AWS::Pipes::Pipe`` (from a queue to a state machine), which the engine runs
+        while it is open: a message sent to the queue starts the state machine.
     """
 
     name: str
@@ -47,6 +51,7 @@ class DeployedStack:
     _environment: Environment | None = field(default=None, repr=False)
     queues: dict[str, str] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)
+    pipes: dict[str, PipeDefinition] = field(default_factory=dict)
 
     @staticmethod
     def _only(kind: str, found: dict[str, Any], prefix: str) -> Any:

@@ -20,10 +20,27 @@ _POLL_SECONDS: Final = 0.005
 _DESERIALIZER: Final = TypeDeserializer()
 
 
-def _parsed(text: str) -> Any:
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"Unrecognized token '{constant}': JSON has no {constant}")
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON as the services' parsers do, refusing ``NaN`` and ``Infinity``.
+
+    Python's parser takes them; JSON has no such values.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not JSON.
+    """
+    return json.loads(text, parse_constant=_not_json)
+
+
+def parsed(text: str) -> Any:
     """A message as JSON when it is JSON, else the text itself."""
     try:
-        return json.loads(text)
+        return strict_json(text)
     except ValueError:
         return text
 
@@ -46,7 +63,7 @@ def receive(sqs: Any, queue_url: str, timeout: float) -> list[Any]:
         time.sleep(_POLL_SECONDS)
     for message in messages:
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return [_parsed(message["Body"]) for message in messages]
+    return [parsed(message["Body"]) for message in messages]
 
 
 def published(topic_arn: str, *, region: str, account: str) -> list[dict[str, Any]]:
@@ -62,7 +79,7 @@ def published(topic_arn: str, *, region: str, account: str) -> list[dict[str, An
     return [
         {
             "MessageId": message_id,
-            "Message": _parsed(message),
+            "Message": parsed(message),
             "Subject": subject,
             "MessageAttributes": message_attributes or {},
         }

@@ -8,7 +8,6 @@ Each function below closes one, by replacing one moto attribute; ``patches`` lis
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from ..moto_compat import (
     variables_and_states,
     wrap,
 )
+from ..run.contents import strict_json
 
 
 def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException:
@@ -171,10 +171,6 @@ def input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
     return start_execution
 
 
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"Unrecognized token '{constant}': JSON has no {constant}")
-
-
 def json_input_only(original: Callable[..., Any]) -> Callable[..., Any]:
     """Refuse an execution input with ``NaN`` or ``Infinity``, which are not JSON.
 
@@ -192,7 +188,7 @@ def json_input_only(original: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         if execution_input is not None:
             try:
-                json.loads(execution_input, parse_constant=_not_json)
+                strict_json(execution_input)
             except ValueError as error:
                 raise InvalidExecutionInput(
                     f"Invalid State Machine Execution Input: '{error}'"
