@@ -9,6 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Annotations, Match, Template
+from botocore.exceptions import ClientError
 from conftest import WORKFLOW_STACKS, as_list, new_app, only_definition, template_json
 
 from idempotent_workflows import (
@@ -327,6 +328,30 @@ def test_table_props_at_non_default_values():
     assert table["Properties"]["PointInTimeRecoverySpecification"] == {
         "PointInTimeRecoveryEnabled": False
     }
+    assert "DeletionProtectionEnabled" not in table["Properties"]  # destroyable: as before
+
+
+@pytest.mark.parametrize(
+    ("props", "protected"),
+    [
+        ({}, True),  # retained: CloudFormation keeps it, and nobody deletes it by hand
+        ({"removal_policy": RemovalPolicy.DESTROY, "deletion_protection": True}, True),
+        ({"deletion_protection": False}, False),
+    ],
+)
+def test_a_retained_table_is_protected_from_deletion(props, protected):
+    stack = Stack(new_app(), "Protected")
+    IdempotencyTable(stack, "Records", **props)
+    (table,) = Template.from_stack(stack).find_resources("AWS::DynamoDB::Table").values()
+    assert table["Properties"]["DeletionProtectionEnabled"] is protected
+
+
+def test_the_engine_refuses_to_delete_a_protected_table(local_engine):
+    stack = Stack(new_app(), "ProtectedTable")
+    IdempotentWorkflow(stack, "Workflow", work=sfn.Pass.jsonata(stack, "Work"))  # retained
+    deployed = local_engine.deploy(stack)
+    with pytest.raises(ClientError, match="while DeletionProtectionEnabled is set to True"):
+        local_engine.dynamodb.delete_table(TableName=deployed.table())
 
 
 def test_grant_start_execution_covers_sync_starts_for_express():

@@ -13,6 +13,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from conftest import new_app
 
 from idempotent_workflows import handler_function
+from idempotent_workflows.testing import LocalEngine
 
 
 def test_jsonata_functions_and_context_match_step_functions(local_engine):
@@ -93,3 +94,25 @@ def test_a_task_past_its_timeout_still_times_out(local_engine):
     execution = deployed.run({})
     assert execution.status == "FAILED"
     assert execution.error == "States.Timeout"
+
+
+def test_a_closed_engines_clients_fail_before_any_request():
+    """Without moto, they would call AWS itself (with fake keys, but over the network)."""
+    with LocalEngine() as engine:
+        clients = [engine.sfn, engine.dynamodb, engine.sqs, engine.sns]
+        assert engine.dynamodb.list_tables()["TableNames"] == []
+
+    def sending(**kwargs):
+        raise AssertionError(f"a request to {kwargs['request'].url} was about to leave")
+
+    for client in clients:  # should the guard let a call through, it stops here
+        client.meta.events.register("before-send.*.*", sending)
+    calls = [
+        engine.sfn.list_state_machines,
+        engine.dynamodb.list_tables,
+        engine.sqs.list_queues,
+        engine.sns.list_topics,
+    ]
+    for call in calls:
+        with pytest.raises(RuntimeError, match=r"this LocalEngine is closed, and its clients"):
+            call()

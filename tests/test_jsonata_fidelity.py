@@ -96,6 +96,18 @@ def exercise_demo(engine, deployed) -> None:
     assert deployed.run({"order": 3}).error == "Idempotency.LockWaitTimeout"
     # Key material past $hash's 10,000 UTF-16 code units fails the key: Idempotency.InvalidKey.
     assert deployed.run({"text": "\U0001f600" * 5000}).error == "Idempotency.InvalidKey"
+    # An output too large to replay (quotes cost twice in the record), and its duplicate.
+    (machine,) = deployed.state_machines
+    engine.load_mock_config(
+        {
+            "StateMachines": {machine: {"TestCases": {"Big": {"RandomFailure": "Big"}}}},
+            "MockedResponses": {"Big": {"0": {"Return": {"Payload": '"' * 70_000}}}},
+        }
+    )
+    too_large = deployed.run({"order": 7}, test_case="Big")
+    assert too_large.error == "Idempotency.ResultTooLarge"
+    assert deployed.run({"order": 7}).error == "Idempotency.ResultTooLarge"
+    engine.load_mock_config(None)
     # Last, as it deletes the table: a result that cannot be stored.
     random_step.latency = 1.0  # the table goes while the work runs, even on a busy machine
     records = len(deployed.items())
@@ -123,15 +135,18 @@ def exercise_transactions(deployed) -> None:
 
 def exercise_payments(engine, deployed) -> None:
     """The API's workflow as API Gateway starts it: new, retry, other body, declined, held."""
-    payment = {"idempotencyKey": "k1", "body": {"amount": 25, "currency": "EUR"}}
+    payment = {"caller": "arn:aws:iam::123456789012:user/a  ", "idempotencyKey": "k1"}
+    payment["body"] = {"amount": 25, "currency": "EUR"}
     first = deployed.run_sync(payment)
     deployed.run_sync(payment)
     assert deployed.run_sync({**payment, "body": {"amount": 26}}).status == "FAILED"
-    declined = {"idempotencyKey": "k2", "body": {"amount": 20_000, "currency": "EUR"}}
+    declined = {**payment, "idempotencyKey": "k2", "body": {"amount": 20_000, "currency": "EUR"}}
     assert deployed.run_sync(declined).error == "PaymentDeclined"
     hold_lock(engine, deployed, first, "arn:alive")
     assert deployed.run_sync(payment).error == "Idempotency.LockWaitTimeout"
     assert deployed.run_sync({"body": {}}).error == "Idempotency.InvalidKey"
+    refused = {"refusal": {"status": 400, "error": "Idempotency.InvalidKey", "message": "m"}}
+    assert deployed.run_sync(refused).states_entered == ["AcquireLock", "InvalidKey"]
 
 
 def exercise_orders(engine, deployed) -> None:

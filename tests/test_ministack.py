@@ -37,7 +37,11 @@ from idempotent_workflows.testing.ministack.emulator import ITEM_OPERATIONS
 
 PURCHASE = {"TransactionType": "PURCHASE", "TransactionId": "T-1", "Amount": 5}
 #: What the payments API hands its workflow (API Gateway itself is not deployed for real here).
-PAYMENT = {"idempotencyKey": "pay-1", "body": {"amount": 5, "currency": "EUR"}}
+PAYMENT = {
+    "caller": "arn:aws:iam::000000000000:user/test  ",
+    "idempotencyKey": "pay-1",
+    "body": {"amount": 5, "currency": "EUR"},
+}
 
 
 def is_express(stack: str) -> bool:

@@ -88,16 +88,21 @@ def _demo_api(deployed: DeployedStack) -> list[str]:
         url = f"{api.url}/payments"
         lines.append(f"  POST {url}")
 
-        def send(label: str, body: Any, key: str | None) -> None:
+        def send(label: str, body: Any, key: str | None, caller: str | None = "ALICE") -> None:
             headers = {} if key is None else {"Idempotency-Key": key}
-            lines.append(_http_line(label, post_json(url, body, headers), charge.invocations))
+            answer = post_json(url, body, headers, access_key=caller)
+            lines.append(_http_line(label, answer, charge.invocations))
 
         payment = {"amount": 25, "currency": "EUR"}
         send("first request", payment, "pay-1")
         send("retry, same key", payment, "pay-1")
         send('same key, quoted: "pay-1"', payment, '"pay-1"')
         send("same key, other body", {"amount": 99, "currency": "EUR"}, "pay-1")
+        send("same key, another caller", payment, "pay-1", caller="BOB")
         send("no Idempotency-Key header", payment, None)
+        send("a key that breaks the rule: pay 1", payment, "pay 1")
+        send("unsigned request", payment, "pay-1", caller=None)
+        send("body over 256 KiB", {**payment, "note": "x" * 300_000}, "pay-big")
         send("declined (work error)", {"amount": 20_000, "currency": "EUR"}, "pay-2")
         charge.latency = 0.5
         with ThreadPoolExecutor(5) as pool:

@@ -123,7 +123,11 @@ def _demo_payments(deployed: _Deployed) -> list[str]:
     MiniStack's API Gateway has no Step Functions integration; ``make run``'s in-process demo
     sends the HTTP requests.
     """
-    payment = {"idempotencyKey": "pay-1", "body": {"amount": 25, "currency": "EUR"}}
+    payment = {
+        "caller": "arn:aws:iam::000000000000:user/demo  ",  # as the API scopes the key
+        "idempotencyKey": "pay-1",
+        "body": {"amount": 25, "currency": "EUR"},
+    }
     return [
         _line("first request", deployed.run(payment)),
         _line("retry, same key", deployed.run(payment)),
