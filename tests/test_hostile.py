@@ -197,21 +197,29 @@ def test_the_query_string_can_neither_supply_nor_override_the_key(payments):
     assert charges(payments) == 4
 
 
-def request_key(raw_headers: dict[str, str]) -> str | None:
-    """What the request template makes of the headers: the key, or None when refused."""
+def rendered_input(headers: dict[str, str], body: str = "{}", user: str = ROLE + "/s") -> dict:
+    """The execution input the request template makes of a request (a refusal, or the input).
+
+    The query string holds another key, which must never count.
+    """
     context = {
         "requestId": "r",
         "httpMethod": "POST",
         "resourcePath": "/p",
-        "identity": {"userArn": f"{ROLE}/s"},
+        "identity": {"userArn": user},
         "responseOverride": {"status": None, "header": {}},
     }
     template = request_template(
         "arn", require_key=True, key_includes_route=False, scope_to_caller=True
     )
-    params = {"path": {}, "querystring": {"Idempotency-Key": "Q"}, "header": raw_headers}
-    rendered = render(template, input=TemplateInput("{}", params), context=context)
-    execution_input = json.loads(json.loads(rendered)["input"])
+    params = {"path": {}, "querystring": {"Idempotency-Key": "Q"}, "header": headers}
+    rendered = render(template, input=TemplateInput(body, params), context=context)
+    return json.loads(json.loads(rendered)["input"])
+
+
+def request_key(headers: dict[str, str]) -> str | None:
+    """What the request template makes of the headers: the key, or None when refused."""
+    execution_input = rendered_input(headers)
     return None if "refusal" in execution_input else execution_input["idempotencyKey"]
 
 
@@ -268,23 +276,6 @@ def test_a_body_that_is_not_a_json_object_is_refused_with_400(payments, text):
 LARGEST_NOTE = 262_018
 
 
-def rendered_request(body: dict, access_key: str = "ALICE") -> dict:
-    """The execution input the request template makes of a body (a refusal, or the request)."""
-    context = {
-        "requestId": "r",
-        "httpMethod": "POST",
-        "resourcePath": "/payments",
-        "identity": {"userArn": f"arn:aws:iam::123456789012:user/{access_key}"},
-        "responseOverride": {"status": None, "header": {}},
-    }
-    template = request_template(
-        "arn", require_key=True, key_includes_route=False, scope_to_caller=True
-    )
-    params = {"path": {}, "querystring": {}, "header": {"Idempotency-Key": "k"}}
-    rendered = render(template, input=TemplateInput(json.dumps(body), params), context=context)
-    return json.loads(json.loads(rendered)["input"])
-
-
 @pytest.mark.parametrize(
     ("note", "refused"),
     [
@@ -298,7 +289,11 @@ def rendered_request(body: dict, access_key: str = "ALICE") -> dict:
     ids=["ASCII", "ASCII + 1", "2-byte", "2-byte + 1", "4-byte", "4-byte + 1"],
 )
 def test_the_request_template_counts_the_execution_input_in_bytes(note, refused):
-    execution_input = rendered_request({**PAYMENT, "note": note})
+    execution_input = rendered_input(
+        {"Idempotency-Key": "k"},
+        json.dumps({**PAYMENT, "note": note}),
+        "arn:aws:iam::123456789012:user/ALICE",
+    )
     assert ("refusal" in execution_input) == refused
     if refused:
         assert execution_input == {  # no key and no body: the execution touches nothing

@@ -25,6 +25,7 @@ from .private.jsonata_expressions import (
     idempotency_key,
     jsonata,
     literal,
+    replayable_json,
     seconds_from_now,
     stored_size,
     to_json,
@@ -41,8 +42,6 @@ _RECORD_VARIABLE: Final = "idemRecord"
 _POLLS_VARIABLE: Final = "idemPolls"
 _ERROR_VARIABLE: Final = "idemError"
 _PAYLOAD_VARIABLE: Final = "idemPayload"
-#: What the work's output costs in the record (``stored_size``), set when the work ends.
-_RESULT_BYTES_VARIABLE: Final = "idemResultBytes"
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
 _QUERY_EVALUATION_ERROR: Final = "States.QueryEvaluationError"
 
@@ -276,7 +275,6 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             query_language=sfn.QueryLanguage.JSONATA,
             # The answer is the output as a duplicate gets it: its stored JSON text, read back.
             outputs=jsonata(f"$parse({to_json('$states.result[0]')})"),
-            assign={_RESULT_BYTES_VARIABLE: jsonata(stored_size("$states.result[0]"))},
         )
         run_work.branch(work)
         self.node.add_validation(JsonataWork(self._owner, run_work))
@@ -286,28 +284,31 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         )
 
         # An output that a duplicate could not be answered with is not stored: the Arguments
-        # fail, and RecordFailure records the terminal RESULT_TOO_LARGE instead.
-        size, limit = f"${_RESULT_BYTES_VARIABLE}", r.REPLAYABLE_BYTES
-        too_large = IdempotencyError.RESULT_TOO_LARGE.value
+        # fail, and RecordFailure records the terminal RESULT_TOO_LARGE instead. (Computed here,
+        # from the state's input, rather than kept in a variable: MiniStack ignores a Parallel
+        # state's Assign.)
+        limit, too_large = r.REPLAYABLE_BYTES, IdempotencyError.RESULT_TOO_LARGE.value
         store_result = self._update(
             S.STORE_RESULT,
             key=f"${_KEY_VARIABLE}",
             update=r.SUCCEED_UPDATE,
             condition=r.OWNS_LOCK,
-            result=f"{size} <= {limit} ? {to_json('$states.input')} : $error({literal(too_large)})",
+            result=replayable_json("$states.input", limit, too_large),
             outputs=self._answer(to_json("$states.input"), "$states.input"),
         )
         store_result.add_catch(lock_lost, errors=[_CONDITIONAL_CHECK_FAILED])
+        # Which failure: too large to replay (terminal), or not stored (the next run retries).
         not_stored = jsonata(
-            f"{size} > {limit} ? {{'Error': {literal(too_large)}, 'Cause': 'The work succeeded,"
-            f" but its output takes ' & $string({size}) & ' bytes in the idempotency record, over"
-            f" the {limit} that a duplicate can be answered with, so it was not stored. Until"
-            " the record expires, every execution with this key ends with this error, and the"
-            " work does not run again. Return a smaller output (a reference to where the data"
-            f" is kept, for example).'}} : {{'Error':"
+            f"($size := {stored_size('$states.input')}; $size > {limit}"
+            f" ? {{'Error': {literal(too_large)}, 'Cause': 'The work succeeded, but its output"
+            " takes ' & $string($size) & ' bytes in the idempotency record, over the"
+            f" {limit} that a duplicate can be answered with, so it was not stored. Until the"
+            " record expires, every execution with this key ends with this error, and the work"
+            " does not run again. Return a smaller output (a reference to where the data is"
+            f" kept, for example).'}} : {{'Error':"
             f" {literal(IdempotencyError.RESULT_NOT_STORED.value)},"
             " 'Cause': 'The work succeeded but its result could not be stored: '"
-            " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause}"
+            " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause})"
         )
         store_result.add_catch(
             record_failure, errors=[_QUERY_EVALUATION_ERROR], assign={_ERROR_VARIABLE: not_stored}

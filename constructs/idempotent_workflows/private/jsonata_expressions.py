@@ -82,23 +82,44 @@ def to_json(expression: str) -> str:
     return f"({_TO_JSON} $toJson({expression}))"
 
 
+# What a JSON text costs in the idempotency record. The record keeps the text in a string
+# attribute, which the JSON that carries the item (GetItem's answer, StoreResult's parameters)
+# escapes once more: each `"` and `\` gains a backslash. So the cost is the UTF-8 bytes of the
+# text (its ASCII characters, plus the bytes of the others, which `$encodeUrlComponent` writes
+# as three characters each) and one byte per `"` and `\` (what `$string` of a one-element array
+# adds beyond its four characters `["` and `"]`). `$length` counts code points in JSONata; JSON
+# text holds no control character and no lone surrogate, so the count is exact.
+_STORED_SIZE: Final = (
+    "$storedSize := function($text) { ($rest := $replace($text, /[\\x00-\\x7F]+/, '');"
+    " $length($text) - $length($rest) + $length($encodeUrlComponent($rest)) / 3"
+    " + $length($string([$text])) - $length($text) - 4) };"
+)
+
+
 def stored_size(expression: str) -> str:
     r"""JSONata for the bytes that ``expression``'s JSON text costs in the idempotency record.
 
-    The record keeps the JSON text in a string attribute, which the JSON that carries the item
-    (GetItem's answer, StoreResult's parameters) escapes once more: each ``"`` and ``\``
-    gains a backslash. So the size is the UTF-8 bytes of the text (its ASCII characters, plus
-    the bytes of the others, which ``$encodeUrlComponent`` writes as three characters each)
-    and one byte per ``"`` and ``\`` (what ``$string`` of a one-element array adds to the
-    text beyond its four characters ``["`` and ``"]``). ``$length`` counts code points in
-    JSONata; the JSON text holds no control character and no lone surrogate, so the count is
-    exact.
+    Its UTF-8 bytes plus one per ``"`` and ``\`` in it: the JSON that carries the record
+    escapes the stored text once more.
+    """
+    return f"({_TO_JSON} {_STORED_SIZE} $storedSize($toJson({expression})))"
+
+
+def replayable_json(expression: str, limit: int, error: str) -> str:
+    """JSONata for ``expression``'s JSON text, or ``$error(error)`` if it costs over ``limit``.
+
+    Parameters
+    ----------
+    expression
+        JSONata for the value to store.
+    limit
+        The most bytes the text may cost in the record (``stored_size``).
+    error
+        The error message (a ``States.QueryEvaluationError`` in Step Functions).
     """
     return (
-        f"({_TO_JSON} $text := $toJson({expression});"
-        " $rest := $replace($text, /[\\x00-\\x7F]+/, '');"
-        " $length($text) - $length($rest) + $length($encodeUrlComponent($rest)) / 3"
-        " + $length($string([$text])) - $length($text) - 4)"
+        f"({_TO_JSON} {_STORED_SIZE} $text := $toJson({expression});"
+        f" $storedSize($text) <= {limit} ? $text : $error({literal(error)}))"
     )
 
 

@@ -146,37 +146,10 @@ def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
 MAX_INPUT_BYTES: Final = 256 * 1024
 
 
-def input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse an execution input over 256 KiB at StartExecution, as Step Functions does.
-
-    moto starts the execution and fails it only after its first state, which may already have
-    written to a table.
-    """
-
-    def start_execution(
-        self: Any,
-        state_machine_arn: str,
-        name: Any = None,
-        execution_input: Any = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        if execution_input is not None and len(execution_input.encode()) > MAX_INPUT_BYTES:
-            raise ValidationException(
-                "1 validation error detected: Value at 'input' failed to satisfy constraint: "
-                f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
-            )
-        return original(self, state_machine_arn, name, execution_input, *args, **kwargs)
-
-    return start_execution
-
-
-def json_input_only(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse an execution input with ``NaN`` or ``Infinity``, which are not JSON.
-
-    moto checks the input with Python's parser, which takes them; Step Functions answers
-    ``InvalidExecutionInput``.
-    """
+def _checking_input(
+    original: Callable[..., Any], check: Callable[[str], None]
+) -> Callable[..., Any]:
+    """StartExecution (or StartSyncExecution) that runs ``check`` on the input first."""
 
     def start_execution(
         self: Any,
@@ -187,15 +160,43 @@ def json_input_only(original: Callable[..., Any]) -> Callable[..., Any]:
         **kwargs: Any,
     ) -> Any:
         if execution_input is not None:
-            try:
-                strict_json(execution_input)
-            except ValueError as error:
-                raise InvalidExecutionInput(
-                    f"Invalid State Machine Execution Input: '{error}'"
-                ) from None
+            check(execution_input)
         return original(self, state_machine_arn, name, execution_input, *args, **kwargs)
 
     return start_execution
+
+
+def _within_the_limit(execution_input: str) -> None:
+    if len(execution_input.encode()) > MAX_INPUT_BYTES:
+        raise ValidationException(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
+        )
+
+
+def input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse an execution input over 256 KiB at StartExecution, as Step Functions does.
+
+    moto starts the execution and fails it only after its first state, which may already have
+    written to a table.
+    """
+    return _checking_input(original, _within_the_limit)
+
+
+def _json(execution_input: str) -> None:
+    try:
+        strict_json(execution_input)
+    except ValueError as error:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{error}'") from None
+
+
+def json_input_only(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse an execution input with ``NaN`` or ``Infinity``, which are not JSON.
+
+    moto checks the input with Python's parser, which takes them; Step Functions answers
+    ``InvalidExecutionInput``.
+    """
+    return _checking_input(original, _json)
 
 
 def generated_name(original: Callable[..., Any]) -> Callable[..., Any]:
