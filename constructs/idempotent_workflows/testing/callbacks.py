@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any, Final
 from unittest import mock
 
-from moto.core.exceptions import AWSError
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, EmptyResult
 from moto.stepfunctions.exceptions import InvalidToken
 from moto.stepfunctions.parser.api import ExecutionStatus, SendTaskFailureOutput
@@ -139,16 +139,16 @@ def step_functions_default_timeout(original: Callable[..., Any]) -> Callable[...
     return from_state_props
 
 
-class TaskTimedOut(AWSError):
+class TaskTimedOut(ServiceException):
     """Step Functions' answer to a token whose task no longer waits."""
 
-    TYPE = "TaskTimedOut"
+    code = "TaskTimedOut"
 
 
-class InvalidOutput(AWSError):
+class InvalidOutput(ServiceException):
     """Step Functions' answer to SendTaskSuccess with an output that is not JSON."""
 
-    TYPE = "InvalidOutput"
+    code = "InvalidOutput"
 
 
 def _waiting_task(backend: Any, task_token: str) -> Any:

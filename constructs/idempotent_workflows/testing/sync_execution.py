@@ -15,7 +15,7 @@ import uuid
 from typing import Any, Final
 
 import moto.backend_index
-from moto.core.exceptions import AWSError
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.stepfunctions import urls
 from moto.stepfunctions.exceptions import InvalidExecutionInput
@@ -25,11 +25,10 @@ from moto.stepfunctions.parser.backend.execution import SyncExecution
 SYNC_URL_BASE: Final = r"https?://sync-states\.(.+)\.amazonaws.com"
 
 
-class StateMachineTypeNotSupported(AWSError):
+class StateMachineTypeNotSupported(ServiceException):
     """The error Step Functions answers StartSyncExecution of a Standard state machine with."""
 
-    TYPE = "StateMachineTypeNotSupported"
-    STATUS = 400
+    code = "StateMachineTypeNotSupported"
 
 
 def sync_url_patterns() -> list[tuple[str, re.Pattern[str]]]:
