@@ -26,7 +26,9 @@ setup: $(VENV)/.installed node_modules/.installed
 # Exact versions come from constraints.txt; the library itself declares compatible ranges.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[ministack]' \
+		--group dev
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
