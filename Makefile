@@ -45,6 +45,9 @@ run: synth
 	$(PY) -m idempotent_workflows.examples.demo cdk.out
 
 test: setup
+# pytest also runs `make bench` in its quick mode (tests/test_bench.py: every figure computed),
+# the wheel installed at the lowest and at the highest versions its ranges admit, used by a
+# user's app (tests/test_wheel.py), and every Python snippet of the docs (tests/test_snippets.py).
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -69,5 +72,6 @@ clean:
 	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
+# The numbers of README's Performance section, written to bench/results.json (minutes).
 bench: setup
 	$(PY) bench/benchmark.py
