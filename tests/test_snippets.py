@@ -87,9 +87,16 @@ def test_the_snippets_pass_mypy_strict():
 
 
 def pytest_in(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """pytest in ``project`` as a user runs it: not as a worker of this suite's pytest-xdist
+    (syrupy leaves writing snapshots to the controller of a worker)."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments],
         cwd=project,
+        env={
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))
+        },
         capture_output=True,
         text=True,
         timeout=600,
