@@ -38,8 +38,13 @@ from idempotent_workflows.examples import (
     TransactionStack,
     add_example_stacks,
 )
-from idempotent_workflows.testing import DeployedStack, Execution, LocalEngine
-from idempotent_workflows.testing.template import state_machine_definitions, work_branch
+from idempotent_workflows.testing import (
+    DeployedStack,
+    Execution,
+    LocalEngine,
+    state_machine_definitions,
+    work_branch,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"

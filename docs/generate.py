@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 
 from idempotent_workflows.diagrams import mermaid
 from idempotent_workflows.examples import add_example_stacks
-from idempotent_workflows.testing.template import state_machine_definitions
+from idempotent_workflows.testing import state_machine_definitions
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "state-machines.md"

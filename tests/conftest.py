@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from jsonata_reference import JSONataReference
 
 from idempotent_workflows.examples import add_example_stacks
-from idempotent_workflows.testing.template import state_machine_definitions
+from idempotent_workflows.testing import state_machine_definitions
 
 # Hypothesis profiles. "ci" (the default, and `make test`) always draws the same examples, so
 # a run never fails by chance; every counterexample found is pinned as an @example. "fuzz"

@@ -26,8 +26,8 @@ from typing import Any
 import jsonata
 from jsonata_reference import NO_INPUT, JSONataReference, Outcome
 
-from idempotent_workflows.expressions import idempotency_key
-from idempotent_workflows.testing import jsonata_engine
+from idempotent_workflows.private.jsonata_expressions import idempotency_key
+from idempotent_workflows.testing.jsonata import evaluator
 
 Case = tuple[str, Any, dict[str, Any]]  # expression, input document, bindings
 
@@ -66,16 +66,14 @@ def as_published(expression: str, document: Any, bindings: dict[str, Any]) -> Ou
 def corrected(expression: str, document: Any, bindings: dict[str, Any]) -> Outcome:
     """The engine's evaluator, with the input document bound as well."""
     try:
-        value = jsonata_engine._compile(expression).evaluate(
-            None if document is NO_INPUT else jsonata_engine.to_jsonata(document),
-            {name: jsonata_engine.to_jsonata(v) for name, v in bindings.items()},
+        value = evaluator._compile(expression).evaluate(
+            None if document is NO_INPUT else evaluator.to_jsonata(document),
+            {name: evaluator.to_jsonata(v) for name, v in bindings.items()},
         )
     except Exception as error:  # noqa: BLE001 - any failure is an error outcome
         return Outcome("error", message=str(error))
     return (
-        Outcome("undefined")
-        if value is None
-        else Outcome("value", jsonata_engine.from_jsonata(value))
+        Outcome("undefined") if value is None else Outcome("value", evaluator.from_jsonata(value))
     )
 
 
@@ -121,7 +119,7 @@ def main(suite: Path) -> None:
     order = {"states": {"input": {"TransactionId": "t-1", "Amount": 12.5, "Items": [1, None]}}}
     for name, expression in [("key", key), ("condition", "$states.input.Amount > 10")]:
         engine = milliseconds_per_evaluation(
-            lambda e=expression: jsonata_engine.evaluate_jsonata(e, order)
+            lambda e=expression: evaluator.evaluate_jsonata(e, order)
         )
         node = milliseconds_per_evaluation(lambda e=expression: reference.evaluate(e, order))
         print(f"{name}: engine {engine:.3f} ms, reference process {node:.3f} ms per evaluation")

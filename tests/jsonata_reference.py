@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from idempotent_workflows.testing.jsonata_engine import JSONataEvaluationError, evaluate_jsonata
+from idempotent_workflows.testing.jsonata.evaluator import JSONataEvaluationError, evaluate_jsonata
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(__file__).with_name("jsonata_reference.js")

@@ -17,10 +17,14 @@ from conftest import as_list, new_app, only_record, set_record
 
 from idempotent_workflows import IdempotentApi, RetryPolicy, StatusMap
 from idempotent_workflows import ProtocolState as S
-from idempotent_workflows.api_templates import execution_response_template
-from idempotent_workflows.testing import Execution
-from idempotent_workflows.testing.api_server import post_json
-from idempotent_workflows.testing.vtl import TemplateInput, escape_java_script, json_path, render
+from idempotent_workflows.private.mapping_templates import execution_response_template
+from idempotent_workflows.testing import Execution, post_json
+from idempotent_workflows.testing.apigateway.vtl import (
+    TemplateInput,
+    escape_java_script,
+    json_path,
+    render,
+)
 
 PAYMENT = {"amount": 25, "currency": "EUR"}
 
@@ -189,7 +193,7 @@ def test_a_key_and_body_with_quotes_and_non_ascii_reach_the_work_intact(api, pay
     assert status == 201
     (record,) = payments.items()
     assert "it's" not in record["id"]  # hashed
-    (execution,) = executions(payments, payments._engine)
+    (execution,) = executions(payments, payments.engine)
     assert json.loads(execution.history[0]["executionStartedEventDetails"]["input"]) == {
         "idempotencyKey": 'it\'s-"11"-é',
         "body": body,
@@ -365,10 +369,14 @@ def test_the_default_poll_bound_fits_api_gateways_timeout():
     [
         (
             {"max_polls": 5},
-            r"max_polls=5 of 2 s, with the worst-case retry waits \(3 s per DynamoDB call\), "
-            r"cannot end within API Gateway's 29 s integration timeout .* at most 4",
+            r"^IdempotentApi: max_polls=5 polls of 2 s, with the worst-case retry waits \(3 s "
+            r"per DynamoDB call\), cannot end within API Gateway's 29 s integration timeout .* "
+            r"at most 4",
         ),
-        ({"poll_interval": Duration.seconds(30)}, r"any poll of 30 s, .* at most 0"),
+        (
+            {"poll_interval": Duration.seconds(30)},
+            r"^IdempotentApi: any poll of 30 s, .* at most 0",
+        ),
         ({"dynamodb_retry": RetryPolicy(max_attempts=5)}, "pass a smaller dynamodb_retry"),
         ({"error_statuses": {"X": 409}}, r"error_statuses\['X'\] is 409"),
         ({"body_fields": ["amount$"]}, "expected a dotted field path"),
@@ -385,7 +393,10 @@ def test_configurations_that_cannot_work_are_refused_at_synth(props, message):
         ({"require_key": "yes"}, "require_key must be a bool"),
         ({"poll_interval": 2}, r"pass poll_interval=Duration.seconds\(2\)"),
         ({"success_status": "201"}, "success_status must be an HTTP status"),
-        ({"body_fields": "amount"}, r"pass \['amount'\]"),
+        (
+            {"body_fields": "amount"},
+            r"^IdempotentApi: body_fields .* pass body_fields=\['amount'\]",
+        ),
     ],
 )
 def test_wrong_prop_types_name_the_prop_and_the_fix(props, message):

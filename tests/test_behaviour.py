@@ -12,7 +12,7 @@ from conftest import new_app, only_definition, only_record, set_record
 from idempotent_workflows import IdempotencyKey, IdempotentWorkflow, RecordStatus
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import IdempotentWorkflowStack
-from idempotent_workflows.testing.template import work_branch
+from idempotent_workflows.testing import work_branch
 
 TYPES = {"Standard": sfn.StateMachineType.STANDARD, "Express": sfn.StateMachineType.EXPRESS}
 DEMO_OUTPUT = {

@@ -12,19 +12,20 @@ from aws_cdk.assertions import Annotations, Match, Template
 from conftest import WORKFLOW_STACKS, as_list, new_app, only_definition, template_json
 
 from idempotent_workflows import (
+    TRANSIENT_LAMBDA_ERRORS,
     IdempotencyKey,
     IdempotencyTable,
     IdempotentWorkflow,
     RetryPolicy,
     TransactionRouter,
-    record,
 )
 from idempotent_workflows import (
     ProtocolState as S,
 )
 from idempotent_workflows.examples import IdempotentWorkflowStack, TransactionStack
-from idempotent_workflows.functions import PYTHON_RUNTIME
-from idempotent_workflows.testing.template import work_branch
+from idempotent_workflows.lambda_handlers import PYTHON_RUNTIME
+from idempotent_workflows.private import record
+from idempotent_workflows.testing import work_branch
 
 DYNAMODB = "arn:aws:states:::dynamodb:"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -150,6 +151,15 @@ def test_demo_work_is_four_steps_and_the_random_failure(example_stacks):
     assert branch["States"]["RandomFailure"]["Resource"] == LAMBDA_INVOKE
 
 
+def test_the_payment_retries_lambdas_transient_errors_briefly(example_stacks):
+    """Within API Gateway's 29 s: two retries, at most 1 + 2 s apart."""
+    (retry,) = work_branch(only_definition(example_stacks["PaymentsApi"]))["States"]["Charge"][
+        "Retry"
+    ]
+    assert retry["ErrorEquals"] == list(TRANSIENT_LAMBDA_ERRORS)
+    assert (retry["MaxAttempts"], retry["IntervalSeconds"], retry["MaxDelaySeconds"]) == (2, 1, 2)
+
+
 def test_router_states(example_stacks):
     branch = work_branch(only_definition(example_stacks["TransactionStandard"]))
     states = branch["States"]
@@ -167,9 +177,16 @@ def test_router_states(example_stacks):
         task = states[task_name]
         assert task["Resource"] == LAMBDA_INVOKE
         assert task["Arguments"]["FunctionName"].startswith(f"<{function}Function")
-        (retry,) = task["Retry"]
+        (retry,) = task["Retry"]  # RetryPolicy() on Lambda's transient errors
+        assert retry == {
+            "ErrorEquals": list(TRANSIENT_LAMBDA_ERRORS),
+            "IntervalSeconds": 1,
+            "MaxAttempts": 3,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": 4,
+            "JitterStrategy": "FULL",
+        }
         assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
-        assert retry["BackoffRate"] == 2 and retry["JitterStrategy"] == "FULL"
         assert task["Catch"] == [
             {
                 "ErrorEquals": ["States.ALL"],
@@ -352,21 +369,31 @@ def workflow(**props):
     [
         (
             {"workflow_type": sfn.StateMachineType.EXPRESS, "lease": Duration.minutes(6)},
-            r"lease \(360 s\) plus the worst-case retry waits of the holder's writes "
-            r"\(3 x 7 s\) is 381 s, but an Express execution ends within 300 s: pass a lease "
-            r"of at most 279 s",
+            r"^IdempotentWorkflow: lease \(360 s\) plus the worst-case retry waits of the "
+            r"holder's writes \(3 x 7 s\) is 381 s, but an Express execution ends within 300 s: "
+            r"pass a lease of at most 279 s",
         ),
         (
             {"workflow_type": sfn.StateMachineType.EXPRESS, "max_polls": 31},
-            r"max_polls=31 polls of 10 s, with the worst-case retry waits \(7 s per DynamoDB "
-            r"call\), do not fit an Express execution's 300 s: lower max_polls to at most 16",
+            r"^IdempotentWorkflow: max_polls=31 polls of 10 s, with the worst-case retry waits "
+            r"\(7 s per DynamoDB call\), cannot end within an Express execution's 300 s: lower "
+            r"max_polls to at most 16, or use workflow_type=StateMachineType.STANDARD\.",
         ),
-        ({"poll_interval": Duration.seconds(0)}, "poll_interval must be a positive duration"),
-        ({"lease": Duration.seconds(0)}, "lease must be a positive duration"),
-        ({"record_ttl": Duration.minutes(10)}, "record_ttl \\(600 s\\) must be longer than lease"),
-        ({"max_polls": 0}, "max_polls must be a positive whole number"),
-        ({"key_namespace": ""}, "key_namespace must not be empty"),
-        ({"workflow_type": "EXPRESS"}, "workflow_type must be a StateMachineType"),
+        (
+            {"poll_interval": Duration.seconds(0)},
+            r"^IdempotentWorkflow: poll_interval must be at least 1 second, got 0 s",
+        ),
+        ({"lease": Duration.seconds(0)}, r"^IdempotentWorkflow: lease must be at least 1 second"),
+        (
+            {"record_ttl": Duration.minutes(10)},
+            r"^IdempotentWorkflow: record_ttl \(600 s\) must be longer than lease \(900 s\)",
+        ),
+        ({"max_polls": 0}, r"^IdempotentWorkflow: max_polls must be at least 1, got 0"),
+        ({"key_namespace": ""}, r"^IdempotentWorkflow: key_namespace must not be empty"),
+        (
+            {"workflow_type": "EXPRESS"},
+            r"^IdempotentWorkflow: workflow_type must be a StateMachineType",
+        ),
     ],
 )
 def test_bad_props_fail_at_construction_with_the_fix(props, message):

@@ -7,7 +7,7 @@ import re
 from conftest import ROOT
 
 from idempotent_workflows.diagrams import mermaid
-from idempotent_workflows.testing.lambda_runtime import import_isolated
+from idempotent_workflows.testing.deploy.functions import import_isolated
 
 
 def test_the_committed_diagrams_match_the_synthesized_definitions():

@@ -12,7 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from conftest import new_app
 
-from idempotent_workflows.functions import handler_function
+from idempotent_workflows import handler_function
 
 
 def test_jsonata_functions_and_context_match_step_functions(local_engine):

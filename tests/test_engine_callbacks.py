@@ -19,9 +19,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from botocore.exceptions import ClientError
 from conftest import new_app
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from idempotent_workflows.testing import LocalEngine
+from idempotent_workflows.testing.moto_compat import AmazonStateLanguageParser
 
 TOKEN = "{% $states.context.Task.Token %}"
 #: A waiting task's timings in state machine seconds, and the engine's scale in these tests: a

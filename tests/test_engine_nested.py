@@ -16,7 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from conftest import new_app
 
-from idempotent_workflows.functions import handler_function
+from idempotent_workflows import handler_function
 from idempotent_workflows.testing import LocalEngine
 
 #: The fields of the child's description in a ``.sync`` task's result, in the order Step

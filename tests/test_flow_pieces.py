@@ -12,8 +12,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from conftest import new_app, only_definition
 
-from idempotent_workflows import FailureNotification, RetryPolicy, wait_for_callback
-from idempotent_workflows.retry import TRANSIENT_SNS_ERRORS, TRANSIENT_SQS_ERRORS
+from idempotent_workflows import (
+    TRANSIENT_SNS_ERRORS,
+    TRANSIENT_SQS_ERRORS,
+    FailureNotification,
+    RetryPolicy,
+    wait_for_callback,
+)
 
 WAIT_FOR_TOKEN = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 #: Errors no transient-error retry may match: the answer, the time running out, anything.
@@ -105,8 +110,27 @@ def test_wait_for_callback_without_heartbeat_and_with_its_own_retry():
 def test_wait_for_callback_refuses_bad_props_by_name(props, error, message):
     stack, queue = callback_stack()
     arguments = {"queue": queue, "message": "{}", "timeout": Duration.hours(1), **props}
-    with pytest.raises(error, match=f"wait_for_callback: {message}"):
+    with pytest.raises(error, match=f"^wait_for_callback\\('Wait'\\): {message}"):
         wait_for_callback(stack, "Wait", **arguments)
+
+
+def test_wait_for_callback_in_an_express_machine_fails_synthesis():
+    """Step Functions refuses the definition only when it is deployed."""
+    stack, queue = callback_stack()
+    task = wait_for_callback(stack, "Wait", queue=queue, message="{}", timeout=Duration.hours(1))
+    sfn.StateMachine(
+        stack,
+        "Machine",
+        definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass.jsonata(stack, "A").next(task)),
+        query_language=sfn.QueryLanguage.JSONATA,
+        state_machine_type=sfn.StateMachineType.EXPRESS,
+    )
+    with pytest.raises(
+        RuntimeError,
+        match=r"wait_for_callback\('Wait'\): the state waits for a task token "
+        r"\(.waitForTaskToken\), but it is in the EXPRESS state machine 'Callback/Machine'",
+    ):
+        stack.node.scope.synth()
 
 
 def notified_stack() -> tuple[Stack, dict]:

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from jsonata_reference import Outcome, disagreement, engine_outcome
 
 from idempotent_workflows.examples.warehouse import Answer, WarehouseSimulator
-from idempotent_workflows.expressions import idempotency_key
-from idempotent_workflows.testing import LocalEngine, moto_patches
-from idempotent_workflows.testing.template import state_machine_definitions
+from idempotent_workflows.private.jsonata_expressions import idempotency_key
+from idempotent_workflows.testing import LocalEngine, state_machine_definitions
+from idempotent_workflows.testing.jsonata.evaluator import JSONataEvaluationError
+from idempotent_workflows.testing.stepfunctions import interpreter
 
 TYPES = ["Standard", "Express"]
 _JSONATA = re.compile(r"\A\{%(.*)%\}\Z", re.DOTALL)
@@ -54,7 +55,7 @@ class Recorder:
         with self._lock:
             self.calls[expression.strip(), text] = outcome
         if outcome.kind == "error":
-            raise moto_patches.JSONataEvaluationError(outcome.message)
+            raise JSONataEvaluationError(outcome.message)
         return outcome.value  # None for nothing, as the interpreter expects
 
 
@@ -162,7 +163,7 @@ def recorded(example_stacks):
     """Evaluations recorded while the example stacks run every path."""
     recorder = Recorder()
     with LocalEngine() as engine, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(moto_patches, "evaluate_jsonata", recorder)
+        patch.setattr(interpreter, "evaluate_jsonata", recorder)
         for workflow_type in TYPES:
             exercise_demo(
                 engine, engine.deploy(example_stacks[f"IdempotentWorkflow{workflow_type}"])

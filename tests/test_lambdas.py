@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT
 
-from idempotent_workflows.testing.lambda_runtime import import_isolated
+from idempotent_workflows.testing.deploy.functions import import_isolated
 
 
 def load(folder: str, module: str):

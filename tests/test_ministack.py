@@ -31,13 +31,9 @@ from conftest import CONTEXT, EXAMPLE_STACKS, WORKFLOW_STACKS
 from idempotent_workflows import IdempotentWorkflow
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import add_example_stacks
-from idempotent_workflows.testing.ministack import (
-    ITEM_OPERATIONS,
-    DeployedExecution,
-    MiniStack,
-    port_is_free,
-    run_execution,
-)
+from idempotent_workflows.testing import Execution
+from idempotent_workflows.testing.ministack import MiniStack, port_is_free, run_execution
+from idempotent_workflows.testing.ministack.emulator import ITEM_OPERATIONS
 
 PURCHASE = {"TransactionType": "PURCHASE", "TransactionId": "T-1", "Amount": 5}
 #: What the payments API hands its workflow (API Gateway itself is not deployed for real here).
@@ -144,7 +140,7 @@ def only_state_machine(local: MiniStack, stack: str) -> str:
     return _ARNS[id(local), stack]
 
 
-def run(local: MiniStack, stack: str, execution_input: Any) -> DeployedExecution:
+def run(local: MiniStack, stack: str, execution_input: Any) -> Execution:
     return run_execution(
         local.client("stepfunctions"),
         only_state_machine(local, stack),

@@ -9,10 +9,10 @@ import pytest
 from aws_cdk import Duration
 from conftest import new_app, only_definition, only_record, state_events
 
+from idempotent_workflows import TRANSIENT_SQS_ERRORS, RecordStatus
 from idempotent_workflows.examples import OrderFlowStack
 from idempotent_workflows.examples.warehouse import REJECTED_ERROR, Answer, WarehouseSimulator
-from idempotent_workflows.record import RESULT_ATTRIBUTE, STATUS_ATTRIBUTE, RecordStatus
-from idempotent_workflows.retry import TRANSIENT_SQS_ERRORS
+from idempotent_workflows.private.record import RESULT_ATTRIBUTE, STATUS_ATTRIBUTE
 
 ITEMS = [{"Sku": "A-1", "Quantity": 2, "Price": 10}, {"Sku": "B-2", "Quantity": 1, "Price": 5.5}]
 
@@ -105,33 +105,52 @@ def test_the_map_and_the_callback_take_their_limits_from_the_props():
     assert defaults["ReserveItems"]["MaxConcurrency"] == 5
 
 
+WAIT = r"wait_for_callback\('WaitForWarehouse'\)"
+
+
 @pytest.mark.parametrize(
     ("props", "error", "message"),
     [
-        ({"max_concurrency": 0}, ValueError, "max_concurrency must be at least 1"),
-        ({"max_concurrency": "5"}, TypeError, "max_concurrency must be a whole number"),
-        ({"warehouse_timeout": 3600}, TypeError, r"Duration.seconds\(3600\)"),
+        ({"max_concurrency": 0}, ValueError, "OrderFlowStack: max_concurrency must be at least 1"),
+        (
+            {"max_concurrency": "5"},
+            TypeError,
+            "OrderFlowStack: max_concurrency must be a whole number",
+        ),
+        (
+            {"warehouse_timeout": 3600},
+            TypeError,
+            rf"{WAIT}: timeout must be an aws_cdk.Duration, got int 3600: "
+            r"pass timeout=Duration.seconds\(3600\)",
+        ),
         (
             {"warehouse_heartbeat": Duration.hours(3)},
             ValueError,
-            r"warehouse_heartbeat \(10800 s\) must be shorter than warehouse_timeout \(7200 s\)",
-        ),
-        (
-            {"warehouse_timeout": Duration.minutes(5)},
-            ValueError,
-            r"warehouse_heartbeat \(600 s, the default\) must be shorter than warehouse_timeout",
+            rf"{WAIT}: heartbeat \(10800 s\) must be shorter than timeout \(7200 s\)",
         ),
         (
             {"warehouse_timeout": Duration.millis(1500)},
             ValueError,
-            "warehouse_timeout must be a whole",
+            rf"{WAIT}: timeout must be a whole number of seconds",
         ),
-        ({"removal_policy": "DESTROY"}, TypeError, "removal_policy must be a RemovalPolicy"),
+        (
+            {"removal_policy": "DESTROY"},
+            TypeError,
+            "queue_with_dead_letters: removal_policy must be a RemovalPolicy",
+        ),
     ],
 )
 def test_bad_props_are_refused_with_the_fix(props, error, message):
-    with pytest.raises(error, match=f"OrderFlowStack: .*{message}"):
+    """The stack checks its own rule; the library's pieces check the props they are given."""
+    with pytest.raises(error, match=f"^{message}"):
         OrderFlowStack(new_app(), "Bad", **props)
+
+
+def test_a_warehouse_timeout_within_the_default_heartbeat_has_no_heartbeat():
+    stack = OrderFlowStack(new_app(), "Short", warehouse_timeout=Duration.minutes(5))
+    wait = only_definition(stack)["States"]["WaitForWarehouse"]
+    assert wait["TimeoutSeconds"] == 300
+    assert "HeartbeatSeconds" not in wait
 
 
 # -- behaviour on the engine -----------------------------------------------------------------

@@ -14,10 +14,12 @@ from idempotent_workflows import (
     IdempotencyKey,
     IdempotencyProtocol,
     IdempotencyTable,
+    IdempotentApi,
+    IdempotentQueue,
     IdempotentWorkflow,
     TransactionRouter,
 )
-from idempotent_workflows.functions import PYTHON_RUNTIME
+from idempotent_workflows.lambda_handlers import PYTHON_RUNTIME
 
 
 @pytest.fixture
@@ -184,3 +186,182 @@ def test_the_protocol_applies_the_express_limits_where_it_is_built(stack):
     assert protocol.lease_seconds == 240  # the Express default
     # The most polls that fit 5 minutes with worst-case retries: (300 - 2 * 7) // (10 + 7).
     assert protocol.max_polls == 16
+
+
+def embedded(
+    stack: Stack,
+    protocol_type: sfn.StateMachineType,
+    machine_type: sfn.StateMachineType,
+    *,
+    nested: bool = False,
+) -> None:
+    """An ``IdempotencyProtocol`` in the user's own state machine (in a Parallel if nested)."""
+    protocol = IdempotencyProtocol(
+        stack,
+        "Once",
+        work=pass_work(stack),
+        table=IdempotencyTable(stack, "Records").table,
+        key=IdempotencyKey.from_fields("id"),
+        workflow_type=protocol_type,
+    )
+    body = sfn.Parallel.jsonata(stack, "Outer").branch(protocol) if nested else protocol
+    sfn.StateMachine(
+        stack,
+        "Machine",
+        definition_body=sfn.DefinitionBody.from_chainable(body),
+        query_language=sfn.QueryLanguage.JSONATA,
+        state_machine_type=machine_type,
+    )
+
+
+STANDARD, EXPRESS = sfn.StateMachineType.STANDARD, sfn.StateMachineType.EXPRESS
+
+
+@pytest.mark.parametrize(
+    ("protocol_type", "machine_type", "nested"),
+    [(STANDARD, EXPRESS, False), (EXPRESS, STANDARD, False), (STANDARD, EXPRESS, True)],
+)
+def test_a_protocol_built_for_another_machine_type_fails_synthesis(
+    protocol_type, machine_type, nested
+):
+    """Its lease and poll bound would be those of the wrong type, silently."""
+    app = new_app()
+    embedded(Stack(app, "Embed"), protocol_type, machine_type, nested=nested)
+    with pytest.raises(
+        RuntimeError,
+        match=rf"IdempotencyProtocol: workflow_type is {protocol_type.name}, but the protocol "
+        rf"runs in the {machine_type.name} state machine 'Embed/Machine': pass "
+        rf"workflow_type=sfn.StateMachineType.{machine_type.name}",
+    ):
+        app.synth()
+
+
+@pytest.mark.parametrize("machine_type", [STANDARD, EXPRESS])
+def test_a_protocol_in_a_machine_of_its_own_type_synthesizes(machine_type):
+    app = new_app()
+    embedded(Stack(app, "Embed"), machine_type, machine_type, nested=True)
+    assert app.synth().get_stack_by_name("Embed").template
+
+
+# -- one Duration rule; every error names the construct the user called --------------------
+
+
+def protocol_in(stack: Stack, **props) -> IdempotencyProtocol:
+    table = IdempotencyTable(stack, "Records").table
+    return IdempotencyProtocol(stack, "Protocol", work=pass_work(stack), table=table, **props)
+
+
+def api_in(stack: Stack, **props) -> IdempotentApi:
+    return IdempotentApi(stack, "Api", work=pass_work(stack), **props)
+
+
+@pytest.mark.parametrize(
+    ("build", "prop", "owner"),
+    [
+        (
+            lambda stack, **p: IdempotentWorkflow(stack, "W", work=pass_work(stack), **p),
+            "lease",
+            "IdempotentWorkflow",
+        ),
+        (api_in, "poll_interval", "IdempotentApi"),
+        (api_in, "lease", "IdempotentApi"),
+        (protocol_in, "record_ttl", "IdempotencyProtocol"),
+    ],
+)
+def test_a_duration_of_milliseconds_is_refused_naming_the_construct(stack, build, prop, owner):
+    """A raw jsii error (``cannot be converted into a whole number of seconds``) before."""
+    with pytest.raises(
+        ValueError,
+        match=rf"^{owner}: {prop} must be a whole number of seconds .*, got 1500 ms: pass for "
+        rf"example {prop}=Duration.seconds\(2\)\.$",
+    ):
+        build(stack, **{prop: Duration.millis(1500)})
+
+
+def test_a_max_polls_that_is_not_a_number_is_refused_naming_the_api(stack):
+    """Python's "'>' not supported between instances of 'str' and 'int'" before."""
+    with pytest.raises(
+        TypeError, match=r"^IdempotentApi: max_polls must be an int, got str '3': pass a whole"
+    ):
+        api_in(stack, max_polls="3")
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"lease": Duration.seconds(0)}, r"lease must be at least 1 second, got 0 s"),
+        ({"poll_interval": Duration.seconds(0)}, r"poll_interval must be at least 1 second"),
+        ({"record_ttl": Duration.minutes(10)}, r"record_ttl \(600 s\) must be longer than lease"),
+        ({"max_polls": 0}, r"max_polls must be at least 1, got 0"),
+        ({"key_namespace": ""}, r"key_namespace must not be empty"),
+        (
+            {"workflow_type": sfn.StateMachineType.EXPRESS, "lease": Duration.minutes(5)},
+            r"lease \(300 s\) plus the worst-case retry waits .* Express execution",
+        ),
+    ],
+)
+def test_the_protocols_value_errors_name_it(stack, props, message):
+    """They named no construct before."""
+    with pytest.raises(ValueError, match=rf"^IdempotencyProtocol: {message}"):
+        protocol_in(stack, **props)
+
+
+@pytest.mark.parametrize(
+    ("props", "error", "message"),
+    [
+        ({"lease": 60}, TypeError, r"lease must be an aws_cdk.Duration, got int 60"),
+        ({"table": "records"}, TypeError, r"table must be an aws_dynamodb.ITable"),
+        ({"dynamodb_retry": 2}, TypeError, r"dynamodb_retry must be a RetryPolicy"),
+        (
+            {"record_ttl": Duration.minutes(1)},
+            ValueError,
+            r"record_ttl \(60 s\) must be longer than lease \(240 s\)",
+        ),
+        (
+            {"lease": Duration.minutes(5)},
+            ValueError,
+            r"lease \(300 s\) plus the worst-case retry waits of the holder's writes \(3 x 3 s\)",
+        ),
+    ],
+)
+def test_errors_of_the_apis_workflow_props_name_the_api(stack, props, error, message):
+    """They named IdempotentWorkflow (or nothing) before."""
+    with pytest.raises(error, match=rf"^IdempotentApi: {message}"):
+        api_in(stack, **props)
+
+
+def test_the_api_refuses_a_workflow_type_saying_it_is_always_express(stack):
+    """Python's bare "unexpected keyword argument" before."""
+    with pytest.raises(
+        TypeError,
+        match=r"^IdempotentApi: workflow_type cannot be set, got StateMachineType.STANDARD: "
+        r"the API always runs an Express workflow",
+    ):
+        api_in(stack, workflow_type=sfn.StateMachineType.STANDARD)
+
+
+def test_jsonpath_work_given_to_the_api_is_refused_at_construction_naming_it(stack):
+    """It surfaced at app.synth() only, through jsii, naming IdempotencyProtocol, before."""
+    classic = tasks.LambdaInvoke(stack, "Charge", lambda_function=inline_function(stack, "Fn"))
+    with pytest.raises(ValueError) as raised:
+        IdempotentApi(stack, "Api", work=classic)
+    message = str(raised.value)
+    assert message.startswith("IdempotentApi: the work uses JSONPath (Charge.Parameters)")
+    assert "tasks.LambdaInvoke.jsonata(" in message
+    assert "instead of output_path" not in message  # no prop the user never passed
+
+
+@pytest.mark.parametrize(
+    ("props", "error", "message"),
+    [
+        ({"key_fields": "orderId"}, TypeError, r"key_fields must be a sequence of field paths"),
+        ({"key_fields": ()}, ValueError, r"key_fields must name at least one field"),
+        ({"key_fields": ["a b"]}, ValueError, r"key_fields got 'a b': expected a dotted"),
+        ({"max_receive_count": 0}, ValueError, r"max_receive_count must be at least 1"),
+        ({"table": 5}, TypeError, r"table must be an aws_dynamodb.ITable"),
+        ({"workflow_type": "EXPRESS"}, TypeError, r"workflow_type must be a StateMachineType"),
+    ],
+)
+def test_errors_of_the_queues_props_name_the_queue(stack, props, error, message):
+    with pytest.raises(error, match=rf"^IdempotentQueue: {message}"):
+        IdempotentQueue(stack, "Queue", work=pass_work(stack), **props)

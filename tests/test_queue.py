@@ -16,10 +16,8 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from conftest import CONTEXT, as_list
 
-from idempotent_workflows import IdempotentQueue, acknowledge_findings
+from idempotent_workflows import IdempotentQueue, acknowledge_findings, handler_function
 from idempotent_workflows import ProtocolState as S
-from idempotent_workflows.expressions import jsonata
-from idempotent_workflows.functions import handler_function
 
 
 def queue_stack(app: App, **props) -> tuple[Stack, IdempotentQueue]:
@@ -31,8 +29,8 @@ def queue_stack(app: App, **props) -> tuple[Stack, IdempotentQueue]:
         stack,
         "Charge",
         lambda_function=charge,
-        payload=sfn.TaskInput.from_object({"body": jsonata("$states.input[0].body")}),
-        outputs=jsonata("$states.result.Payload"),
+        payload=sfn.TaskInput.from_object({"body": "{% $states.input[0].body %}"}),
+        outputs="{% $states.result.Payload %}",
     )
     queue = IdempotentQueue(
         stack, "Orders", work=work, removal_policy=RemovalPolicy.DESTROY, **props

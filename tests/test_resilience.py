@@ -16,8 +16,7 @@ import pytest
 from conftest import only_record, state_events
 
 from idempotent_workflows import ProtocolState as S
-from idempotent_workflows import RecordStatus
-from idempotent_workflows.retry import RetryPolicy
+from idempotent_workflows import RecordStatus, RetryPolicy
 
 TYPES = ["Standard", "Express"]
 THROTTLED = "DynamoDB.ProvisionedThroughputExceededException"

@@ -14,10 +14,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 from conftest import CONTEXT, EXAMPLE_STACKS, ROOT, as_list
 
-from idempotent_workflows import IdempotentWorkflow, acknowledge_findings
+from idempotent_workflows import (
+    IdempotentApi,
+    IdempotentWorkflow,
+    acknowledge_findings,
+    queue_with_dead_letters,
+)
 from idempotent_workflows.examples import add_example_stacks
-from idempotent_workflows.security import UNSCOPED_ACTIONS
-from idempotent_workflows.testing.template import state_machine_definitions
+from idempotent_workflows.private.nag import UNSCOPED_ACTIONS
+from idempotent_workflows.testing import state_machine_definitions
 
 NODE_BIN = ROOT / "node_modules" / ".bin"
 
@@ -57,6 +62,30 @@ def test_nag_reports_every_finding_that_is_not_acknowledged(tmp_path):
         for violation in plugin["violations"]
     }
     assert {"AwsSolutions-IAM5", "Serverless-LambdaDLQ"} <= rules
+
+
+def test_the_api_and_a_dead_letter_queue_acknowledge_their_own_findings(tmp_path):
+    """Without acknowledge_findings, only the state machine role's findings remain."""
+    app = App(context=CONTEXT, outdir=str(tmp_path))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(), ServerlessChecks())
+    stack = Stack(app, "Own")
+    IdempotentApi(stack, "Api", work=sfn.Pass.jsonata(stack, "Work"))
+    queue_with_dead_letters(stack, "Queue", "DeadLetters")
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {
+        violation["ruleName"].split("[")[0]
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+    }
+    assert "AwsSolutions-IAM5" in rules  # the state machine role: acknowledge_findings' part
+    assert not rules & {
+        "AwsSolutions-APIG6",
+        "AwsSolutions-APIG3",
+        "AwsSolutions-COG4",
+        "Serverless-SQSRedrivePolicy",
+    }
 
 
 def test_an_unexpected_wildcard_is_not_acknowledged(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from conftest import EXAMPLE_STACKS, template_json
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from idempotent_workflows import mask_asset_hashes
+from idempotent_workflows.snapshots import mask_asset_hashes
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from conftest import new_app
 from user_app.chargeback_app import build
 
 from idempotent_workflows import ProtocolState as S
-from idempotent_workflows.testing.template import state_machine_definitions, work_branch
+from idempotent_workflows.testing import state_machine_definitions, work_branch
 
 
 def test_user_app_with_a_chargeback_route_synthesizes():

@@ -19,47 +19,39 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .api_templates import (
-    BODY_FIELD,
+from .private.mapping_templates import (
     INVALID_BODY_TEMPLATE,
-    KEY_FIELD,
     KEY_HEADER,
     MISSING_KEY_TEMPLATE,
-    StatusMap,
     execution_response_template,
     request_template,
     start_failed_template,
 )
-from .key import IdempotencyKey, check_field_paths
-from .protocol import max_polls_within
+from .private.nag import acknowledge
+from .private.props import ApiProps
 from .retry import RetryPolicy
+from .status_map import StatusMap
 from .table import IdempotencyTable
-from .validation import (
-    check_bool,
-    check_duration,
-    check_instance,
-    check_removal_policy,
-    fail,
-)
-from .workflow import IdempotentWorkflow
+from .workflow import IdempotentWorkflow, _WorkflowOfProps
 
-#: API Gateway's default integration timeout, in seconds: a synchronous answer must fit it.
-INTEGRATION_TIMEOUT_SECONDS: Final = 29
-#: Room left in the integration timeout for API Gateway and the states' own run time.
-_TIMEOUT_MARGIN_SECONDS: Final = 1
-#: Default wait between two reads of a key held by another request.
-DEFAULT_POLL_INTERVAL: Final = Duration.seconds(2)
-#: Default retries of the machinery's DynamoDB calls: 2 retries, at most 1 + 2 s of waits.
-DEFAULT_API_RETRY: Final = RetryPolicy(max_attempts=2, max_delay=Duration.seconds(2))
-#: Statuses that are not allowed to answer a work error: they mean a reused or busy key.
-_RESERVED_STATUSES: Final = frozenset({StatusMap.PAYLOAD_MISMATCH, StatusMap.IN_PROGRESS})
-_OWNER: Final = "IdempotentApi"
-
-
-def _check_status(prop: str, status: object) -> int:
-    if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
-        raise fail(_OWNER, prop, "an HTTP status from 200 to 599", status, "pass for example 201")
-    return status
+# Why the cdk-nag findings of the API's stage and method are acknowledged (README, Security).
+_FINDINGS_OF_THE_STAGE: Final = {
+    "AwsSolutions-APIG6": (
+        "Access logs (JSON, every standard field) are on for the stage; execution logging "
+        "needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), a "
+        "per-account setting that one construct must not take over."
+    ),
+    "AwsSolutions-APIG3": (
+        "The API is regional, IAM-authorized and throttled per stage; a WAFv2 web ACL holds "
+        "account-specific rules (IP sets, rate rules) and is associated at deployment."
+    ),
+}
+_FINDINGS_OF_THE_METHOD: Final = {
+    "AwsSolutions-COG4": (
+        "The method requires IAM (SigV4) authorization, which callers in other services and "
+        "accounts sign with their own roles; a Cognito user pool serves end users, not them."
+    ),
+}
 
 
 class IdempotentApi(Construct):
@@ -121,6 +113,10 @@ class IdempotentApi(Construct):
         Default ``"v1"``.
     removal_policy
         Of the table and log groups created here. Default ``RETAIN``.
+    workflow_type
+        Not accepted: the API always runs an Express workflow (API Gateway waits for the
+        answer of StartSyncExecution, which only Express state machines give). Passing one
+        raises ``TypeError``.
 
     Attributes
     ----------
@@ -140,7 +136,14 @@ class IdempotentApi(Construct):
     TypeError
         If a prop has the wrong type (the message names it and what to pass).
     ValueError
-        If the poll bound cannot fit the integration timeout, or a status is reserved.
+        If the poll bound cannot fit the integration timeout, a status is reserved, or the
+        work uses JSONPath.
+
+    Notes
+    -----
+    The construct acknowledges the cdk-nag findings of its own design (README, Security):
+    no execution logging or WAF on the stage (APIG6, APIG3) and IAM rather than Cognito
+    authorization on the method (COG4).
     """
 
     def __init__(
@@ -168,60 +171,34 @@ class IdempotentApi(Construct):
         api_key_required: bool = False,
         stage_name: str = "v1",
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        workflow_type: None = None,
     ) -> None:
-        for prop, value in (
-            ("require_key", require_key),
-            ("key_includes_route", key_includes_route),
-            ("api_key_required", api_key_required),
-        ):
-            check_bool(_OWNER, prop, value)
-        for prop, text in (("path", path), ("http_method", http_method), ("stage", stage_name)):
-            check_instance(_OWNER, prop, text, str, f"pass a string such as {prop}='v1'")
-        check_duration(_OWNER, "poll_interval", poll_interval)
-        check_removal_policy(_OWNER, removal_policy)
-        check_instance(
-            _OWNER, "dynamodb_retry", dynamodb_retry, RetryPolicy, "pass RetryPolicy(...)"
-        )
-        if isinstance(body_fields, str):
-            raise fail(_OWNER, "body_fields", "a sequence", body_fields, f"pass [{body_fields!r}]")
-        if body_fields is not None:
-            check_field_paths(f"{_OWNER} body_fields", tuple(body_fields))
-        errors = dict(error_statuses or {})
-        for name, status in errors.items():
-            if _check_status(f"error_statuses[{name!r}]", status) in _RESERVED_STATUSES:
-                raise ValueError(
-                    f"{_OWNER}: error_statuses[{name!r}] is {status}, which answers a reused "
-                    "key (422) or a key in use (409): choose another."
-                )
-        retry = dynamodb_retry or DEFAULT_API_RETRY
-        interval = poll_interval or DEFAULT_POLL_INTERVAL
-        polls = self._fitting_polls(interval, max_polls, retry)
-        super().__init__(scope, id)
-        self.statuses = StatusMap(
-            success=_check_status("success_status", success_status),
-            work_error=_check_status("work_error_status", work_error_status),
-            errors=errors,
-            retry_after_seconds=int(interval.to_seconds()),
-        )
-        self.workflow = IdempotentWorkflow(
-            self,
-            "Workflow",
+        props = ApiProps(
             work=work,
-            table=table,
-            key=IdempotencyKey.from_fields(KEY_FIELD),
-            payload_fields=(
-                [BODY_FIELD]
-                if body_fields is None
-                else [f"{BODY_FIELD}.{name}" for name in body_fields]
-            ),
-            workflow_type=sfn.StateMachineType.EXPRESS,
-            poll_interval=interval,
-            max_polls=polls,
-            dynamodb_retry=retry,
+            path=path,
+            http_method=http_method,
+            body_fields=body_fields,
+            require_key=require_key,
+            key_includes_route=key_includes_route,
+            success_status=success_status,
+            work_error_status=work_error_status,
+            error_statuses=error_statuses,
+            poll_interval=poll_interval,
+            max_polls=max_polls,
+            dynamodb_retry=dynamodb_retry,
             lease=lease,
             record_ttl=record_ttl,
+            table=table,
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            api_key_required=api_key_required,
+            stage_name=stage_name,
             removal_policy=removal_policy,
+            requested_workflow_type=workflow_type,
         )
+        super().__init__(scope, id)
+        self.statuses = props.statuses
+        self.workflow: IdempotentWorkflow = _WorkflowOfProps(self, "Workflow", props)
         self.access_logs = logs.LogGroup(
             self,
             "AccessLogs",
@@ -289,23 +266,8 @@ class IdempotentApi(Construct):
                 ],
             )
             plan.add_api_key(self.api.add_api_key("ApiKey"))
-
-    @staticmethod
-    def _fitting_polls(interval: Duration, max_polls: int | None, retry: RetryPolicy) -> int:
-        """The poll bound: ``max_polls``, or the most that fit; refuse one that does not fit."""
-        seconds = int(interval.to_seconds())
-        budget = INTEGRATION_TIMEOUT_SECONDS - _TIMEOUT_MARGIN_SECONDS
-        fit = max_polls_within(budget, seconds, retry)
-        if fit < 1 or (max_polls is not None and max_polls > fit):
-            wanted = "any poll" if max_polls is None else f"max_polls={max_polls}"
-            raise ValueError(
-                f"{_OWNER}: {wanted} of {seconds} s, with the worst-case retry waits "
-                f"({retry.worst_case_seconds} s per DynamoDB call), cannot end within API "
-                f"Gateway's {INTEGRATION_TIMEOUT_SECONDS} s integration timeout (less "
-                f"{_TIMEOUT_MARGIN_SECONDS} s for the states): lower max_polls to at most "
-                f"{max(fit, 0)}, shorten poll_interval, or pass a smaller dynamodb_retry."
-            )
-        return fit if max_polls is None else max_polls
+        acknowledge(self.api.deployment_stage, _FINDINGS_OF_THE_STAGE)
+        acknowledge(self.method, _FINDINGS_OF_THE_METHOD)
 
     def _integration(self, *, require_key: bool, key_includes_route: bool) -> apigw.Integration:
         role = iam.Role(

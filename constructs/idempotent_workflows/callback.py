@@ -4,62 +4,20 @@ from __future__ import annotations
 
 from typing import Final
 
+import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
+from constructs import Construct, IValidation
 
-from .expressions import jsonata, literal
+from .private.checks import check_instance, check_interface, seconds
+from .private.enclosing_machine import MachineProbe
+from .private.jsonata_expressions import jsonata, literal
 from .retry import TRANSIENT_SQS_ERRORS, RetryPolicy
-from .validation import check_instance, check_interface, whole_seconds
 
-#: Field of the message body that carries the task token, unless another is named.
-TOKEN_FIELD: Final = "TaskToken"
 #: Longest time a Standard execution (and so a callback) may last: one year.
 _YEAR_SECONDS: Final = 365 * 24 * 3600
-_OWNER: Final = "wait_for_callback"
-
-
-def check_callback_timeouts(
-    owner: str,
-    timeout: Duration,
-    heartbeat: Duration | None,
-    *,
-    names: tuple[str, str] = ("timeout", "heartbeat"),
-    default_heartbeat: bool = False,
-) -> None:
-    """Raise unless a callback's timeout and heartbeat are whole seconds, heartbeat shorter.
-
-    Parameters
-    ----------
-    owner
-        The construct or function, for the message.
-    timeout, heartbeat
-        The durations; ``heartbeat`` may be None (none).
-    names
-        The props' names in ``owner``, for the message.
-    default_heartbeat
-        Whether ``heartbeat`` is ``owner``'s default rather than the caller's (the message
-        says so).
-
-    Raises
-    ------
-    TypeError, ValueError
-        As ``validation.whole_seconds`` does, or if the heartbeat is not shorter.
-    """
-    timeout_name, heartbeat_name = names
-    timeout_seconds = whole_seconds(owner, timeout_name, timeout, maximum=_YEAR_SECONDS)
-    if heartbeat is None:
-        return
-    heartbeat_seconds = whole_seconds(owner, heartbeat_name, heartbeat)
-    if heartbeat_seconds >= timeout_seconds:
-        given = ", the default" if default_heartbeat else ""
-        raise ValueError(
-            f"{owner}: {heartbeat_name} ({heartbeat_seconds} s{given}) must be shorter than "
-            f"{timeout_name} ({timeout_seconds} s), or the heartbeat could never fire first: "
-            f"pass a shorter {heartbeat_name} or a longer {timeout_name}."
-        )
 
 
 def wait_for_callback(
@@ -70,7 +28,7 @@ def wait_for_callback(
     message: str,
     timeout: Duration,
     heartbeat: Duration | None = None,
-    token_field: str = TOKEN_FIELD,
+    token_field: str = "TaskToken",
     outputs: str | None = None,
     retry: RetryPolicy | None = None,
 ) -> tasks.SqsSendMessage:
@@ -83,7 +41,9 @@ def wait_for_callback(
     ``States.Timeout`` (a Catch or Retry on ``States.HeartbeatTimeout`` matches only the
     missed heartbeat). Sending the message retries SQS's transient
     errors; the waiting itself is never retried, so a rejection or a timeout reaches the
-    task's Catch at once. Express workflows cannot wait for a callback: use it in Standard ones.
+    task's Catch at once. Express workflows cannot wait for a callback: use it in Standard ones
+    (synthesis fails when the task is built into an Express state machine, which Step
+    Functions would refuse only at deployment).
 
     Parameters
     ----------
@@ -122,8 +82,9 @@ def wait_for_callback(
         ``heartbeat`` is not shorter than ``timeout``, ``token_field`` is empty, or an
         expression comes with its ``{% %}`` delimiters.
     """
+    owner = f"wait_for_callback({id!r})"
     check_interface(
-        _OWNER,
+        owner,
         "queue",
         queue,
         members=("queue_url", "queue_arn"),
@@ -131,21 +92,30 @@ def wait_for_callback(
         fix="pass an aws_sqs.Queue",
     )
     for name, text in {"message": message, "token_field": token_field}.items():
-        check_instance(_OWNER, name, text, str, "pass a string")
-    check_instance(_OWNER, "outputs", outputs, str, "pass a JSONata expression or omit it")
-    check_instance(_OWNER, "retry", retry, RetryPolicy, "pass a RetryPolicy or omit it")
+        check_instance(owner, name, text, str, "pass a string")
+    check_instance(owner, "outputs", outputs, str, "pass a JSONata expression or omit it")
+    check_instance(owner, "retry", retry, RetryPolicy, "pass a RetryPolicy or omit it")
     if not token_field:
-        raise ValueError(f"{_OWNER}: token_field must not be empty: omit it for 'TaskToken'.")
+        raise ValueError(f"{owner}: token_field must not be empty: omit it for 'TaskToken'.")
     for name, text in {"message": message, "outputs": outputs or ""}.items():
         if text.lstrip().startswith("{%"):
             raise ValueError(
-                f"{_OWNER}: {name} is a JSONata expression without its {{% %}} delimiters, "
+                f"{owner}: {name} is a JSONata expression without its {{% %}} delimiters, "
                 f"got {text!r}: drop the delimiters, the task adds them."
             )
-    check_callback_timeouts(_OWNER, timeout, heartbeat)
-    task = tasks.SqsSendMessage.jsonata(
+    timeout_seconds = seconds(owner, "timeout", timeout, maximum=_YEAR_SECONDS)
+    if heartbeat is not None:
+        heartbeat_seconds = seconds(owner, "heartbeat", heartbeat)
+        if heartbeat_seconds >= timeout_seconds:
+            raise ValueError(
+                f"{owner}: heartbeat ({heartbeat_seconds} s) must be shorter than timeout "
+                f"({timeout_seconds} s), or the heartbeat could never fire first: pass a "
+                "shorter heartbeat or a longer timeout."
+            )
+    task = _CallbackTask(
         scope,
         id,
+        query_language=sfn.QueryLanguage.JSONATA,
         queue=queue,
         message_body=sfn.TaskInput.from_text(
             jsonata(f"$merge([{message}, {{{literal(token_field)}: $states.context.Task.Token}}])")
@@ -156,4 +126,28 @@ def wait_for_callback(
         outputs=jsonata(outputs) if outputs is not None else None,
     )
     (retry or RetryPolicy()).apply(task, TRANSIENT_SQS_ERRORS)
+    task.node.add_validation(_NotInExpress(task))
     return task
+
+
+class _CallbackTask(MachineProbe, tasks.SqsSendMessage):
+    """The ``waitForTaskToken`` task, which notes the state machine it is built into."""
+
+
+@jsii.implements(IValidation)
+class _NotInExpress:
+    """Deferred check: an Express state machine cannot wait for a task token."""
+
+    def __init__(self, task: _CallbackTask) -> None:
+        self._task = task
+
+    def validate(self) -> list[str]:
+        """One error per Express state machine that holds the task."""
+        return [
+            f"wait_for_callback({self._task.state_id!r}): the state waits for a task token "
+            f"(.waitForTaskToken), but it is in the EXPRESS state machine "
+            f"'{machine.node.path}', which Step Functions refuses at deployment: build that "
+            "state machine with state_machine_type=sfn.StateMachineType.STANDARD."
+            for machine in self._task.machines
+            if machine.state_machine_type == sfn.StateMachineType.EXPRESS
+        ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,46 +11,16 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .expressions import jsonata, literal
-from .functions import handler_function
+from .lambda_handlers import handler_function
+from .private.checks import field_paths
+from .private.jsonata_expressions import field_selection, jsonata, literal
 from .states import ProtocolState
 
 #: Input field that carries the JMESPath expression in the input-carried key mode.
 JMESPATH_FIELD: Final = "idempotencyKeyJmespath"
 
 #: Workflow variable that holds the key material computed by the JMESPath function.
-KEY_MATERIAL_VARIABLE: Final = "idemKeyMaterial"
-
-_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
-
-
-def check_field_paths(what: str, paths: Sequence[str]) -> None:
-    """Raise ``ValueError`` unless ``paths`` are distinct dotted field paths.
-
-    Parameters
-    ----------
-    what
-        Who received the paths, for the message (``"IdempotencyKey.from_fields()"``).
-    paths
-        The paths, for example ``("TransactionId", "order.id")``.
-    """
-    for path in paths:
-        if not isinstance(path, str) or not _FIELD_PATH.match(path):
-            raise ValueError(
-                f"{what} got {path!r}: expected a dotted field path "
-                "such as 'TransactionId' or 'order.id' (letters, digits, '_' and '-')."
-            )
-    if len(set(paths)) != len(paths):
-        raise ValueError(f"{what} got a repeated field: {tuple(paths)!r}.")
-
-
-def field_selection(input_expression: str, paths: Sequence[str]) -> str:
-    """JSONata for an object of the selected fields, by path (absent fields are left out)."""
-    fields = ", ".join(
-        f"{literal(path)}: {input_expression}." + ".".join(f"`{p}`" for p in path.split("."))
-        for path in paths
-    )
-    return f"{{{fields}}}"
+_KEY_MATERIAL_VARIABLE: Final = "idemKeyMaterial"
 
 
 @dataclass(frozen=True)
@@ -108,8 +77,7 @@ class IdempotencyKey(ABC):
                 "for example IdempotencyKey.from_fields('TransactionId'), or use "
                 "IdempotencyKey.whole_input() to key on the whole input."
             )
-        check_field_paths("IdempotencyKey.from_fields()", paths)
-        return _Fields(paths)
+        return _Fields(field_paths("IdempotencyKey.from_fields()", "paths", paths))
 
     @classmethod
     def from_input_jmespath(cls) -> IdempotencyKey:
@@ -174,10 +142,10 @@ class _InputJmespath(IdempotencyKey):
             scope,
             ProtocolState.COMPUTE_KEY,
             lambda_function=function,
-            assign={KEY_MATERIAL_VARIABLE: jsonata("$states.result.Payload")},
+            assign={_KEY_MATERIAL_VARIABLE: jsonata("$states.result.Payload")},
             outputs=jsonata("$states.input"),
         )
-        material = f"${KEY_MATERIAL_VARIABLE}"
+        material = f"${_KEY_MATERIAL_VARIABLE}"
         return KeyBinding(
             material=(
                 f"($not($exists({material})) or {material} = null ? $error("

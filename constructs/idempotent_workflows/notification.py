@@ -9,13 +9,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .expressions import cause_of, jsonata
-from .retry import CATCH_ALL, TRANSIENT_SNS_ERRORS, RetryPolicy
-from .validation import check_instance, check_interface
+from .private.catch_all import catch_every_error
+from .private.checks import check_instance, check_interface
+from .private.jsonata_expressions import cause_of, jsonata
+from .retry import TRANSIENT_SNS_ERRORS, RetryPolicy
 
-#: Names of the fragment's two states.
-NOTIFY_STATE: Final = "NotifyFailure"
-FAIL_STATE: Final = "Failed"
 _OWNER: Final = "FailureNotification"
 
 
@@ -92,13 +90,13 @@ class FailureNotification(sfn.StateMachineFragment):
         self.details = details
         failed = sfn.Fail.jsonata(
             self,
-            FAIL_STATE,
+            "Failed",
             error=jsonata("$states.input.Error"),
             cause=jsonata(cause_of("$states.input")),
         )
         self.notify = tasks.SnsPublish.jsonata(
             self,
-            NOTIFY_STATE,
+            "NotifyFailure",
             topic=topic,
             subject=subject,
             message=sfn.TaskInput.from_text(jsonata("$string($states.input)")),
@@ -121,8 +119,7 @@ class FailureNotification(sfn.StateMachineFragment):
             " 'Cause': $states.errorOutput.Cause}])"
         )
         for state in states:
-            for errors in CATCH_ALL:
-                state.add_catch(self.notify, errors=list(errors), outputs=message)
+            catch_every_error(state, self.notify, outputs=message)
 
     @property
     def start_state(self) -> sfn.State:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
+import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
+from constructs import Construct, IValidation
 
-from . import record as r
-from .expressions import (
+from .errors import IdempotencyError
+from .key import IdempotencyKey
+from .private import record as r
+from .private.catch_all import catch_every_error
+from .private.enclosing_machine import MachineProbe
+from .private.jsonata_expressions import (
     NOW,
     cause_of,
+    field_selection,
     fingerprint,
     idempotency_key,
     jsonata,
@@ -23,50 +28,19 @@ from .expressions import (
     seconds_from_now,
     to_json,
 )
-from .jsonata_work import JsonataWork
-from .key import IdempotencyKey, field_selection
-from .props import as_table, check_protocol_props
-from .retry import CATCH_ALL, RetryPolicy
+from .private.jsonpath_work import JsonataWork
+from .private.props import ProtocolProps
+from .retry import RetryPolicy
 from .states import ProtocolState as S
-from .table import IdempotencyTable
+from .table import IdempotencyTable, RecordStatus
 
 # Workflow variables, prefixed so they do not clash with the variables of the wrapped work.
-KEY_VARIABLE: Final = "idemKey"
-RECORD_VARIABLE: Final = "idemRecord"
-POLLS_VARIABLE: Final = "idemPolls"
-ERROR_VARIABLE: Final = "idemError"
-PAYLOAD_VARIABLE: Final = "idemPayload"
-
-#: Longest run of an Express execution, in seconds.
-EXPRESS_MAX_SECONDS: Final = 300
-#: Default lease: Standard executions may run long; Express ones end within five minutes.
-DEFAULT_LEASE: Final[Mapping[sfn.StateMachineType, Duration]] = {
-    sfn.StateMachineType.STANDARD: Duration.minutes(15),
-    sfn.StateMachineType.EXPRESS: Duration.minutes(4),
-}
-
+_KEY_VARIABLE: Final = "idemKey"
+_RECORD_VARIABLE: Final = "idemRecord"
+_POLLS_VARIABLE: Final = "idemPolls"
+_ERROR_VARIABLE: Final = "idemError"
+_PAYLOAD_VARIABLE: Final = "idemPayload"
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
-_OWNER: Final = "IdempotencyProtocol"
-
-
-def max_polls_within(seconds: int, poll_interval_seconds: int, retry: RetryPolicy) -> int:
-    """The most polls a waiter can make within ``seconds``, its retries' longest waits included.
-
-    A waiter's worst case: the first acquire and a last re-acquire, every read, each with its
-    retries' longest waits, and ``max_polls`` poll intervals. Zero or less: none fits.
-    """
-    worst = retry.worst_case_seconds
-    return (seconds - 2 * worst) // (poll_interval_seconds + worst)
-
-
-def _positive_seconds(name: str, value: Duration) -> int:
-    seconds = value.to_seconds()
-    if seconds <= 0:
-        raise ValueError(
-            f"{name} must be a positive duration, got {seconds} s: "
-            f"pass for example {name}=Duration.seconds(10)."
-        )
-    return int(seconds)
 
 
 class IdempotencyProtocol(sfn.StateMachineFragment):
@@ -113,7 +87,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         The type of the state machine the fragment runs in. Default
         ``StateMachineType.STANDARD``. With ``EXPRESS``, a lease or a poll bound that cannot
         end within an Express execution's 5 minutes (worst-case retries included) is
-        rejected, and ``max_polls`` defaults to the most polls that fit.
+        rejected, and ``max_polls`` defaults to the most polls that fit. Synthesis fails when
+        the state machine the fragment is built into has another type.
     dynamodb_retry
         How every DynamoDB call of the protocol retries throttling and server errors.
         Default ``RetryPolicy()``: 3 retries, exponential backoff from 1 s, full jitter, at
@@ -132,6 +107,25 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
     ValueError
         If a value is out of range, the work uses JSONPath, or the configuration cannot fit
         an Express execution.
+
+    Attributes
+    ----------
+    table : aws_dynamodb.ITable
+        The table of the records.
+    key : IdempotencyKey
+        The key mode.
+    key_namespace : str
+        The prefix of every key.
+    workflow_type : aws_stepfunctions.StateMachineType
+        The type of state machine the fragment is built for.
+    retry : RetryPolicy
+        The retries of every DynamoDB call.
+    payload_fields : tuple of str
+        The validated input fields.
+    record_ttl_seconds, lease_seconds, poll_interval_seconds : int
+        The durations, defaults applied, in seconds.
+    max_polls : int
+        Polls before ``Idempotency.LockWaitTimeout``, default applied.
     """
 
     def __init__(
@@ -151,73 +145,39 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         dynamodb_retry: RetryPolicy | None = None,
         payload_fields: Sequence[str] = (),
     ) -> None:
-        check_protocol_props(
-            _OWNER,
+        props = ProtocolProps(
             work=work,
+            table=table,
             key=key,
             key_namespace=key_namespace,
-            durations={"record_ttl": record_ttl, "lease": lease, "poll_interval": poll_interval},
+            record_ttl=record_ttl,
+            lease=lease,
+            poll_interval=poll_interval,
             max_polls=max_polls,
             workflow_type=workflow_type,
             dynamodb_retry=dynamodb_retry,
             payload_fields=payload_fields,
         )
-        self.table = as_table(_OWNER, table)
+        # ProtocolProps refuses a missing table: here, unlike in a workflow, it is required.
+        self._construct(scope, id, props, cast(dynamodb.ITable, props.itable))
+
+    def _construct(
+        self, scope: Construct, id: str, props: ProtocolProps, table: dynamodb.ITable
+    ) -> None:
+        """Build the fragment from checked props (the only path: see ``_ProtocolOfProps``)."""
         super().__init__(scope, id)
-        self.key = key or IdempotencyKey.whole_input()
-        self.workflow_type = workflow_type
-        self.retry = dynamodb_retry or RetryPolicy()
-        self.payload_fields = tuple(payload_fields)
-        self.record_ttl_seconds = _positive_seconds("record_ttl", record_ttl or Duration.hours(24))
-        self.lease_seconds = _positive_seconds("lease", lease or DEFAULT_LEASE[workflow_type])
-        self.poll_interval_seconds = _positive_seconds(
-            "poll_interval", poll_interval or Duration.seconds(10)
-        )
-        express = workflow_type == sfn.StateMachineType.EXPRESS
-        if max_polls is None:
-            max_polls = math.ceil(self.lease_seconds / self.poll_interval_seconds)
-            if express:
-                max_polls = min(max_polls, self._express_max_polls())
-        if max_polls < 1:
-            raise ValueError(f"max_polls must be a positive whole number, got {max_polls!r}.")
-        self.max_polls = max_polls
-        if self.record_ttl_seconds <= self.lease_seconds:
-            raise ValueError(
-                f"record_ttl ({self.record_ttl_seconds} s) must be longer than lease "
-                f"({self.lease_seconds} s): a record must outlive the lock it carries."
-            )
-        if express:
-            self._check_fits_express()
-        self.key_namespace = key_namespace if key_namespace is not None else self.node.path
-        if not self.key_namespace:
-            raise ValueError("key_namespace must not be empty: omit it to use the construct path.")
-        self._build(work)
-
-    def _express_max_polls(self) -> int:
-        """The most polls a waiter can make within an Express execution, retries included."""
-        return max_polls_within(EXPRESS_MAX_SECONDS, self.poll_interval_seconds, self.retry)
-
-    def _check_fits_express(self) -> None:
-        worst = self.retry.worst_case_seconds
-        # The holder's worst case: its acquire, then the work, then storing the result and,
-        # if that fails, recording the failure, each with its retries' longest waits.
-        holder = self.lease_seconds + 3 * worst
-        if holder > EXPRESS_MAX_SECONDS:
-            raise ValueError(
-                f"lease ({self.lease_seconds} s) plus the worst-case retry waits of the "
-                f"holder's writes (3 x {worst} s) is {holder} s, but an Express execution "
-                f"ends within {EXPRESS_MAX_SECONDS} s: pass a lease of at most "
-                f"{EXPRESS_MAX_SECONDS - 3 * worst} s or a smaller dynamodb_retry, or use "
-                "workflow_type=StateMachineType.STANDARD for longer work."
-            )
-        fit = self._express_max_polls()
-        if self.max_polls > fit:
-            raise ValueError(
-                f"max_polls={self.max_polls} polls of {self.poll_interval_seconds} s, with the "
-                f"worst-case retry waits ({worst} s per DynamoDB call), do not fit an Express "
-                f"execution's {EXPRESS_MAX_SECONDS} s: lower max_polls to at most {fit}, or "
-                "use workflow_type=StateMachineType.STANDARD."
-            )
+        self.table = table
+        self.key = props.idempotency_key
+        self.workflow_type = props.workflow_type
+        self.retry = props.retry
+        self.payload_fields = props.payload_paths
+        self.record_ttl_seconds = props.record_ttl_seconds
+        self.lease_seconds = props.lease_seconds
+        self.poll_interval_seconds = props.poll_interval_seconds
+        self.max_polls = props.polls
+        self.key_namespace = props.key_namespace or self.node.path
+        self._owner = props.OWNER
+        self._build(props.work)
 
     # -- states ---------------------------------------------------------------------------
 
@@ -233,19 +193,19 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         invalid_key = sfn.Fail.jsonata(
             self,
             S.INVALID_KEY,
-            error=r.IdempotencyError.INVALID_KEY.value,
+            error=IdempotencyError.INVALID_KEY.value,
             cause=jsonata("$states.input.Cause"),
         )
         fail_with_work_error = sfn.Fail.jsonata(
             self,
             S.FAIL_WITH_WORK_ERROR,
-            error=jsonata(f"${ERROR_VARIABLE}.Error"),
-            cause=jsonata(cause_of(f"${ERROR_VARIABLE}")),
+            error=jsonata(f"${_ERROR_VARIABLE}.Error"),
+            cause=jsonata(cause_of(f"${_ERROR_VARIABLE}")),
         )
         lock_lost = sfn.Fail.jsonata(
             self,
             S.LOCK_LOST,
-            error=r.IdempotencyError.LOCK_LOST.value,
+            error=IdempotencyError.LOCK_LOST.value,
             cause=(
                 f"The lease ({self.lease_seconds} s) ran out while the work ran and another "
                 "execution took the lock over; this execution's result was not stored. "
@@ -255,9 +215,9 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         lock_wait_timeout = sfn.Fail.jsonata(
             self,
             S.LOCK_WAIT_TIMEOUT,
-            error=r.IdempotencyError.LOCK_WAIT_TIMEOUT.value,
+            error=IdempotencyError.LOCK_WAIT_TIMEOUT.value,
             cause=jsonata(
-                f"'Execution ' & ${RECORD_VARIABLE}.{r.EXECUTION_ATTRIBUTE}.S & ' still holds "
+                f"'Execution ' & ${_RECORD_VARIABLE}.{r.EXECUTION_ATTRIBUTE}.S & ' still holds "
                 f"the lock after {self.max_polls} polls, {self.poll_interval_seconds} s apart.'"
             ),
         )
@@ -268,15 +228,15 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             update=r.ACQUIRE_UPDATE_WITH_PAYLOAD if self._fingerprint else r.ACQUIRE_UPDATE,
             condition=r.ACQUIRE_CONDITION,
             return_values=tasks.DynamoReturnValues.ALL_NEW,
-            assign={KEY_VARIABLE: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
+            assign={_KEY_VARIABLE: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
         )
         acquire.add_catch(
             self._read_record(lock_wait_timeout, acquire),
             errors=[_CONDITIONAL_CHECK_FAILED],
             assign={
-                KEY_VARIABLE: jsonata(key),
-                POLLS_VARIABLE: 0,
-                **({PAYLOAD_VARIABLE: jsonata(self._fingerprint)} if self._fingerprint else {}),
+                _KEY_VARIABLE: jsonata(key),
+                _POLLS_VARIABLE: 0,
+                **({_PAYLOAD_VARIABLE: jsonata(self._fingerprint)} if self._fingerprint else {}),
             },
             outputs=jsonata("$states.input"),
         )
@@ -288,45 +248,46 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
 
         record_failure = self._update(
             S.RECORD_FAILURE,
-            key=f"${KEY_VARIABLE}",
+            key=f"${_KEY_VARIABLE}",
             update=r.FAIL_UPDATE,
             condition=r.OWNS_LOCK,
-            result=to_json(f"${ERROR_VARIABLE}"),
+            result=to_json(f"${_ERROR_VARIABLE}"),
         )
         record_failure.next(fail_with_work_error)
         record_failure.add_catch(fail_with_work_error, errors=["States.ALL"])
 
-        run_work = sfn.Parallel.jsonata(
-            self, S.RUN_WORK, outputs=jsonata("$states.result[0]")
-        ).branch(work)
-        self.node.add_validation(JsonataWork(_OWNER, run_work))
-        for errors in CATCH_ALL:
-            run_work.add_catch(
-                record_failure,
-                errors=list(errors),
-                assign={ERROR_VARIABLE: jsonata("$states.errorOutput")},
-            )
+        run_work = _RunWork(
+            self,
+            S.RUN_WORK,
+            query_language=sfn.QueryLanguage.JSONATA,
+            outputs=jsonata("$states.result[0]"),
+        )
+        run_work.branch(work)
+        self.node.add_validation(JsonataWork(self._owner, run_work))
+        self.node.add_validation(_RunsInItsMachineType(self, run_work))
+        catch_every_error(
+            run_work, record_failure, assign={_ERROR_VARIABLE: jsonata("$states.errorOutput")}
+        )
 
         store_result = self._update(
             S.STORE_RESULT,
-            key=f"${KEY_VARIABLE}",
+            key=f"${_KEY_VARIABLE}",
             update=r.SUCCEED_UPDATE,
             condition=r.OWNS_LOCK,
             result=to_json("$states.input"),
         )
         store_result.add_catch(lock_lost, errors=[_CONDITIONAL_CHECK_FAILED])
-        for errors in CATCH_ALL:
-            store_result.add_catch(
-                record_failure,
-                errors=list(errors),
-                assign={
-                    ERROR_VARIABLE: jsonata(
-                        f"{{'Error': {literal(r.IdempotencyError.RESULT_NOT_STORED.value)},"
-                        " 'Cause': 'The work succeeded but its result could not be stored: '"
-                        " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause}"
-                    )
-                },
-            )
+        catch_every_error(
+            store_result,
+            record_failure,
+            assign={
+                _ERROR_VARIABLE: jsonata(
+                    f"{{'Error': {literal(IdempotencyError.RESULT_NOT_STORED.value)},"
+                    " 'Cause': 'The work succeeded but its result could not be stored: '"
+                    " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause}"
+                )
+            },
+        )
 
         acquire.next(run_work).next(store_result)
 
@@ -341,17 +302,19 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
 
     def _read_record(self, lock_wait_timeout: sfn.Fail, acquire: sfn.State) -> sfn.IChainable:
         """Read the record strongly consistently and decide: return, wait, or acquire again."""
-        record = f"${RECORD_VARIABLE}"
+        record = f"${_RECORD_VARIABLE}"
         read = tasks.DynamoGetItem.jsonata(
             self,
             S.READ_RECORD,
             table=self.table,
             key={
-                r.KEY_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(jsonata(f"${KEY_VARIABLE}"))
+                r.KEY_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(
+                    jsonata(f"${_KEY_VARIABLE}")
+                )
             },
             consistent_read=True,
             assign={
-                RECORD_VARIABLE: jsonata("$exists($states.result.Item) ? $states.result.Item : {}")
+                _RECORD_VARIABLE: jsonata("$exists($states.result.Item) ? $states.result.Item : {}")
             },
             outputs=jsonata("$states.input"),
         )
@@ -365,13 +328,13 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self,
             S.WAIT_FOR_LOCK,
             time=sfn.WaitTime.duration(Duration.seconds(self.poll_interval_seconds)),
-            assign={POLLS_VARIABLE: jsonata(f"${POLLS_VARIABLE} + 1")},
+            assign={_POLLS_VARIABLE: jsonata(f"${_POLLS_VARIABLE} + 1")},
         )
         status = f"{record}.{r.STATUS_ATTRIBUTE}.S"
         fresh = f"$number({record}.`{r.TTL_ATTRIBUTE}`.N) >= {NOW}"
         lease_valid = f"$number({record}.{r.LEASE_ATTRIBUTE}.N) >= {NOW}"
-        held = f"{status} = '{r.RecordStatus.IN_PROGRESS.value}' and {lease_valid}"
-        succeeded = f"{status} = '{r.RecordStatus.SUCCEEDED.value}' and {fresh}"
+        held = f"{status} = '{RecordStatus.IN_PROGRESS.value}' and {lease_valid}"
+        succeeded = f"{status} = '{RecordStatus.SUCCEEDED.value}' and {fresh}"
         check = sfn.Choice.jsonata(self, S.CHECK_RECORD)
         if self._fingerprint is not None:
             # A key taken by other values of the validated fields: refuse before returning
@@ -381,16 +344,16 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             mismatch = sfn.Fail.jsonata(
                 self,
                 S.PAYLOAD_MISMATCH,
-                error=r.IdempotencyError.PAYLOAD_MISMATCH.value,
+                error=IdempotencyError.PAYLOAD_MISMATCH.value,
                 cause=jsonata(
-                    f"'The idempotency key ' & ${KEY_VARIABLE} & ' was taken by a request with "
+                    f"'The idempotency key ' & ${_KEY_VARIABLE} & ' was taken by a request with "
                     f"other values of {fields}: send a new key for a different request.'"
                 ),
             )
             check.when(
                 sfn.Condition.jsonata(
                     jsonata(
-                        f"$exists({stored}) and {stored} != ${PAYLOAD_VARIABLE}"
+                        f"$exists({stored}) and {stored} != ${_PAYLOAD_VARIABLE}"
                         f" and (({succeeded}) or ({held}))"
                     )
                 ),
@@ -402,7 +365,9 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
                 self._return_stored_result,
             )
             .when(
-                sfn.Condition.jsonata(jsonata(f"{held} and ${POLLS_VARIABLE} >= {self.max_polls}")),
+                sfn.Condition.jsonata(
+                    jsonata(f"{held} and ${_POLLS_VARIABLE} >= {self.max_polls}")
+                ),
                 lock_wait_timeout,
             )
             .when(sfn.Condition.jsonata(jsonata(held)), wait)
@@ -425,11 +390,9 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
     ) -> tasks.DynamoUpdateItem:
         """A conditional UpdateItem on the record, with exactly the placeholders it uses."""
         values = {
-            ":in_progress": tasks.DynamoAttributeValue.from_string(
-                r.RecordStatus.IN_PROGRESS.value
-            ),
-            ":succeeded": tasks.DynamoAttributeValue.from_string(r.RecordStatus.SUCCEEDED.value),
-            ":failed": tasks.DynamoAttributeValue.from_string(r.RecordStatus.FAILED.value),
+            ":in_progress": tasks.DynamoAttributeValue.from_string(RecordStatus.IN_PROGRESS.value),
+            ":succeeded": tasks.DynamoAttributeValue.from_string(RecordStatus.SUCCEEDED.value),
+            ":failed": tasks.DynamoAttributeValue.from_string(RecordStatus.FAILED.value),
             ":execution": tasks.DynamoAttributeValue.from_string(
                 jsonata("$states.context.Execution.Id")
             ),
@@ -475,3 +438,45 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
     def end_states(self) -> list[sfn.INextable]:
         """The states that end the protocol: the stored result of this run or of an earlier one."""
         return self._ends
+
+
+class _ProtocolOfProps(IdempotencyProtocol):
+    """An ``IdempotencyProtocol`` built from props that the construct the user called checked.
+
+    ``IdempotentWorkflow`` builds its protocol this way: its own props class has checked every
+    prop (naming ``IdempotentWorkflow``, or ``IdempotentApi``...), so nothing is checked twice.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, props: ProtocolProps, table: dynamodb.ITable
+    ) -> None:
+        self._construct(scope, id, props, table)
+
+
+class _RunWork(MachineProbe, sfn.Parallel):
+    """The Parallel state around the work, which notes the state machine it is built into."""
+
+
+@jsii.implements(IValidation)
+class _RunsInItsMachineType:
+    """Deferred check: the protocol runs in a state machine of its own ``workflow_type``.
+
+    An embedded protocol is built before (and apart from) the user's state machine; its lease,
+    poll bound and Express limits follow ``workflow_type``, so a mismatch is refused at synth.
+    """
+
+    def __init__(self, protocol: IdempotencyProtocol, run_work: _RunWork) -> None:
+        self._protocol = protocol
+        self._run_work = run_work
+
+    def validate(self) -> list[str]:
+        """One error per state machine of another type that holds the protocol."""
+        declared = self._protocol.workflow_type
+        return [
+            f"{self._protocol._owner}: workflow_type is {declared.name}, but the protocol runs "
+            f"in the {machine.state_machine_type.name} state machine '{machine.node.path}': "
+            f"pass workflow_type=sfn.StateMachineType.{machine.state_machine_type.name}, so "
+            "that its lease, poll bound and limits are those of that machine's executions."
+            for machine in self._run_work.machines
+            if machine.state_machine_type != declared
+        ]

@@ -21,15 +21,23 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .key import IdempotencyKey
+from .private.checks import check_int, check_removal_policy
+from .private.nag import acknowledge
+from .private.props import QueueProps
 from .table import IdempotencyTable
-from .validation import check_instance, check_removal_policy, fail
-from .workflow import IdempotentWorkflow
+from .workflow import IdempotentWorkflow, _WorkflowOfProps
 
 #: What the pipe passes on of each SQS message: its id and its body (parsed when it is JSON).
 #: Pipes hands a Step Functions target a JSON array of the batch (here, one message).
-PIPE_INPUT_TEMPLATE: Final = '{"messageId": <$.messageId>, "body": <$.body>}'
-_OWNER: Final = "IdempotentQueue"
+_PIPE_INPUT_TEMPLATE: Final = '{"messageId": <$.messageId>, "body": <$.body>}'
+#: Why the dead-letter queue's own cdk-nag finding is acknowledged (README, Security).
+_FINDINGS_OF_A_DEAD_LETTER_QUEUE: Final = {
+    "Serverless-SQSRedrivePolicy": (
+        "This queue is another queue's dead-letter queue: messages land here after their "
+        "last delivery, for people to inspect; a dead-letter queue of its own would only "
+        "move them again."
+    )
+}
 
 
 def queue_with_dead_letters(
@@ -43,8 +51,8 @@ def queue_with_dead_letters(
     """An SQS queue and its dead-letter queue, both encrypted (SSE-SQS) and TLS only.
 
     A message goes to the dead-letter queue (kept 14 days) after ``max_receive_count``
-    deliveries. ``acknowledge_findings`` acknowledges the dead-letter queue's own missing
-    redrive policy.
+    deliveries. The dead-letter queue's own cdk-nag finding (it has no dead-letter queue of
+    its own: Serverless-SQSRedrivePolicy) is acknowledged.
 
     Parameters
     ----------
@@ -61,7 +69,16 @@ def queue_with_dead_letters(
     -------
     tuple of aws_sqs.Queue
         The queue and its dead-letter queue.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``max_receive_count`` is not a whole number from 1, or ``removal_policy`` not a
+        ``RemovalPolicy``.
     """
+    owner = "queue_with_dead_letters"
+    check_int(owner, "max_receive_count", max_receive_count, minimum=1, example=5)
+    check_removal_policy(owner, removal_policy)
     dead_letters = sqs.Queue(
         scope,
         dead_letters_id,
@@ -80,6 +97,7 @@ def queue_with_dead_letters(
         ),
         removal_policy=removal_policy,
     )
+    acknowledge(dead_letters, _FINDINGS_OF_A_DEAD_LETTER_QUEUE)
     return queue, dead_letters
 
 
@@ -119,6 +137,14 @@ class IdempotentQueue(Construct):
         The workflow the pipe starts.
     pipe : aws_pipes.CfnPipe
         The pipe from the queue to the workflow.
+
+    Raises
+    ------
+    TypeError
+        If a prop has the wrong type (the message names it and what to pass).
+    ValueError
+        If ``key_fields`` is empty or not field paths, ``max_receive_count`` is below 1, the
+        work uses JSONPath, or the workflow cannot fit an Express execution.
     """
 
     def __init__(
@@ -133,20 +159,16 @@ class IdempotentQueue(Construct):
         table: dynamodb.ITable | IdempotencyTable | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
-        if isinstance(key_fields, str):
-            raise fail(_OWNER, "key_fields", "a sequence", key_fields, f"pass [{key_fields!r}]")
-        check_instance(_OWNER, "max_receive_count", max_receive_count, int, "pass for example 5")
-        check_removal_policy(_OWNER, removal_policy)
-        super().__init__(scope, id)
-        self.workflow = IdempotentWorkflow(
-            self,
-            "Workflow",
+        props = QueueProps(
             work=work,
-            table=table,
-            key=IdempotencyKey.from_fields(*key_fields),
+            key_fields=key_fields,
             workflow_type=workflow_type,
+            max_receive_count=max_receive_count,
+            table=table,
             removal_policy=removal_policy,
         )
+        super().__init__(scope, id)
+        self.workflow: IdempotentWorkflow = _WorkflowOfProps(self, "Workflow", props)
         self.queue, self.dead_letter_queue = queue_with_dead_letters(
             self,
             "Queue",
@@ -174,7 +196,7 @@ class IdempotentQueue(Construct):
             ),
             target=self.workflow.state_machine.state_machine_arn,
             target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(
-                input_template=PIPE_INPUT_TEMPLATE,
+                input_template=_PIPE_INPUT_TEMPLATE,
                 step_function_state_machine_parameters=(
                     pipes.CfnPipe.PipeTargetStateMachineParametersProperty(
                         invocation_type="FIRE_AND_FORGET"

@@ -1,4 +1,4 @@
-"""How service calls retry transient errors (throttling, 5xx), and how states catch the rest."""
+"""How service calls retry transient errors (throttling, 5xx): one error list per service."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Final
 from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 
-from .validation import whole_seconds
+from .private.checks import seconds
 
 #: Errors of the optimized DynamoDB integration that are worth another try: throttling and
 #: server-side faults. Reports differ on whether Step Functions names them by the API's error
@@ -25,6 +25,14 @@ TRANSIENT_DYNAMODB_ERRORS: Final = (
     "DynamoDB.InternalServerErrorException",
     "DynamoDB.ServiceUnavailable",
     "DynamoDB.ServiceUnavailableException",
+)
+#: Lambda's own transient errors when a task invokes a function (``lambda:invoke``): service
+#: faults, throttling and the SDK's network errors; a handler's own errors are not among them.
+TRANSIENT_LAMBDA_ERRORS: Final = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
 )
 #: Transient errors of the optimized SQS integration (``sqs:sendMessage``), named as above:
 #: throttling, KMS throttling of an encrypted queue, server faults and the SDK's network errors.
@@ -48,13 +56,7 @@ TRANSIENT_SNS_ERRORS: Final = (
     "SNS.InternalErrorException",
     "SNS.SdkClientException",
 )
-#: Error lists that together catch every error: ``States.ALL`` does not match
-#: ``States.DataLimitExceeded`` (an output over 256 KiB), which must be named on its own.
-CATCH_ALL: Final = (("States.DataLimitExceeded",), ("States.ALL",))
-
-
-def _seconds(name: str, value: Duration) -> int:
-    return whole_seconds("RetryPolicy", name, value)
+_OWNER: Final = "RetryPolicy"
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ class RetryPolicy:
             raise ValueError(
                 f"RetryPolicy: backoff_rate must be from 1 to 10, got {self.backoff_rate!r}."
             )
-        if _seconds("max_delay", self.max_delay) < _seconds("interval", self.interval):
+        interval = seconds(_OWNER, "interval", self.interval)
+        if seconds(_OWNER, "max_delay", self.max_delay) < interval:
             raise ValueError("RetryPolicy: max_delay must not be shorter than interval.")
 
     @classmethod
@@ -105,7 +108,8 @@ class RetryPolicy:
     @property
     def worst_case_seconds(self) -> int:
         """The longest total wait of one call's retries, in seconds."""
-        interval, cap = _seconds("interval", self.interval), _seconds("max_delay", self.max_delay)
+        interval = seconds(_OWNER, "interval", self.interval)
+        cap = seconds(_OWNER, "max_delay", self.max_delay)
         return sum(
             math.ceil(min(cap, interval * self.backoff_rate**retry))
             for retry in range(self.max_attempts)
@@ -122,7 +126,8 @@ class RetryPolicy:
             The task to retry.
         errors
             The error names to retry. Default ``TRANSIENT_DYNAMODB_ERRORS`` (the protocol's
-            calls); ``TRANSIENT_SQS_ERRORS`` and ``TRANSIENT_SNS_ERRORS`` serve those services.
+            calls); ``TRANSIENT_LAMBDA_ERRORS``, ``TRANSIENT_SQS_ERRORS`` and
+            ``TRANSIENT_SNS_ERRORS`` serve those services.
         """
         if isinstance(errors, str):
             raise TypeError(

@@ -6,26 +6,19 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy
+from aws_cdk import IStableStringProducer, Lazy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IValidation
 
-from .expressions import jsonata, literal
-from .validation import check_interface
+from .errors import IdempotencyError
+from .private.checks import check_interface
+from .private.jsonata_expressions import jsonata, literal
+from .retry import TRANSIENT_LAMBDA_ERRORS, RetryPolicy
 
 #: Input field the router chooses on.
-TYPE_FIELD: Final = "TransactionType"
-#: Error of the execution when the input's transaction type has no route.
-UNKNOWN_TYPE_ERROR: Final = "Transaction.UnknownType"
-# Lambda service errors worth another try; the handler's own errors are not retried.
-_LAMBDA_SERVICE_ERRORS: Final = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
+_TYPE_FIELD: Final = "TransactionType"
 _OWNER: Final = "TransactionRouter"
 
 
@@ -93,7 +86,7 @@ class TransactionRouter(sfn.StateMachineFragment):
         unknown = sfn.Fail.jsonata(
             self,
             "UnknownTransactionType",
-            error=UNKNOWN_TYPE_ERROR,
+            error=IdempotencyError.UNKNOWN_TRANSACTION_TYPE.value,
             cause=Lazy.string(_Produce(self._unknown_type_cause)),
         )
         self._choice = sfn.Choice.jsonata(self, "RouteByTransactionType").otherwise(unknown)
@@ -128,12 +121,13 @@ class TransactionRouter(sfn.StateMachineFragment):
         _check_function("function", function)
         if not isinstance(transaction_type, str) or not transaction_type.strip():
             raise ValueError(
-                f"transaction_type must be a non-empty string, got {transaction_type!r}."
+                f"{_OWNER}.add_route: transaction_type must be a non-empty string, got "
+                f"{transaction_type!r}: pass the exact value of {_TYPE_FIELD}, such as 'REFUND'."
             )
         if transaction_type in self._routes:
             raise ValueError(
-                f"TransactionType {transaction_type!r} already has a route: each type routes to "
-                "one function."
+                f"{_OWNER}.add_route: TransactionType {transaction_type!r} already has a route: "
+                "each type routes to one function."
             )
         task = tasks.LambdaInvoke.jsonata(
             self,
@@ -142,17 +136,11 @@ class TransactionRouter(sfn.StateMachineFragment):
             retry_on_service_exceptions=False,
             outputs=jsonata("$states.result.Payload"),
         )
-        task.add_retry(
-            errors=_LAMBDA_SERVICE_ERRORS,
-            interval=Duration.seconds(1),
-            max_attempts=3,
-            backoff_rate=2,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        RetryPolicy().apply(task, TRANSIENT_LAMBDA_ERRORS)
         task.add_catch(self._failed, errors=["States.ALL"], outputs=jsonata("$states.errorOutput"))
         self._choice.when(
             sfn.Condition.jsonata(
-                jsonata(f"$states.input.{TYPE_FIELD} = {literal(transaction_type)}")
+                jsonata(f"$states.input.{_TYPE_FIELD} = {literal(transaction_type)}")
             ),
             task,
         )
@@ -177,7 +165,8 @@ class TransactionRouter(sfn.StateMachineFragment):
     def _unknown_type_cause(self) -> str:
         accepted = ", ".join(self._routes)
         return jsonata(
-            f"'Unsupported {TYPE_FIELD} ' & $substring($string($states.input.{TYPE_FIELD}), 0, 200)"
+            f"'Unsupported {_TYPE_FIELD} ' & "
+            f"$substring($string($states.input.{_TYPE_FIELD}), 0, 200)"
             f" & {literal(f'; accepted types: {accepted}.')}"
         )
 

@@ -1,9 +1,9 @@
-"""``IdempotentWorkflow``: a whole state machine that runs its work once per key."""
+"""``IdempotentWorkflow``: a whole state machine that runs its work once per key, and its logs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -14,42 +14,52 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .key import IdempotencyKey
-from .props import as_table, check_protocol_props
-from .protocol import IdempotencyProtocol
+from .private.checks import check_instance, check_removal_policy
+from .private.props import WorkflowProps
+from .protocol import IdempotencyProtocol, _ProtocolOfProps
 from .retry import RetryPolicy
 from .table import IdempotencyTable
-from .validation import check_bool, check_instance, check_removal_policy
-
-_OWNER: Final = "IdempotentWorkflow"
 
 
 def execution_logs(
-    scope: Construct, include_execution_data: bool, removal_policy: RemovalPolicy
+    scope: Construct,
+    workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
+    *,
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
 ) -> sfn.LogOptions:
     """Logging of a state machine at level ALL to a new log group ``Logs`` (one month).
+
+    What ``IdempotentWorkflow`` configures by default, for a state machine of your own (one
+    that embeds ``IdempotencyProtocol``, for example). Express executions keep no history
+    outside these logs, so their inputs and outputs are logged; a Standard execution's
+    history already holds them, so they are not.
 
     Parameters
     ----------
     scope
-        Where the log group is created.
-    include_execution_data
-        Whether the logs hold inputs and outputs. Express executions keep no history outside
-        these logs, so they should; a Standard execution's history already holds them.
+        Where the log group is created (as ``Logs``).
+    workflow_type
+        The state machine's type. Default ``StateMachineType.STANDARD``.
     removal_policy
-        Removal policy of the log group.
+        Removal policy of the log group. Default ``RETAIN``.
 
     Returns
     -------
     aws_cdk.aws_stepfunctions.LogOptions
         The ``logs`` prop of the state machine.
     """
+    owner = "execution_logs"
+    check_instance(
+        owner, "workflow_type", workflow_type, sfn.StateMachineType, "pass a StateMachineType"
+    )
+    check_removal_policy(owner, removal_policy)
     log_group = logs.LogGroup(
         scope, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal_policy
     )
     return sfn.LogOptions(
         destination=log_group,
         level=sfn.LogLevel.ALL,
-        include_execution_data=include_execution_data,
+        include_execution_data=workflow_type == sfn.StateMachineType.EXPRESS,
     )
 
 
@@ -117,59 +127,53 @@ class IdempotentWorkflow(Construct):
         state_machine_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
-        check_protocol_props(
-            _OWNER,
-            work=work,
-            key=key,
-            key_namespace=key_namespace,
-            durations={"record_ttl": record_ttl, "lease": lease, "poll_interval": poll_interval},
-            max_polls=max_polls,
-            workflow_type=workflow_type,
-            dynamodb_retry=dynamodb_retry,
-            payload_fields=payload_fields,
+        self._construct(
+            scope,
+            id,
+            WorkflowProps(
+                work=work,
+                table=table,
+                key=key,
+                key_namespace=key_namespace,
+                record_ttl=record_ttl,
+                lease=lease,
+                poll_interval=poll_interval,
+                max_polls=max_polls,
+                workflow_type=workflow_type,
+                dynamodb_retry=dynamodb_retry,
+                payload_fields=payload_fields,
+                logs=logs,
+                tracing_enabled=tracing_enabled,
+                state_machine_name=state_machine_name,
+                removal_policy=removal_policy,
+            ),
         )
-        check_instance(
-            _OWNER, "logs", logs, sfn.LogOptions, "pass sfn.LogOptions(destination=..., ...)"
-        )
-        check_bool(_OWNER, "tracing_enabled", tracing_enabled)
-        check_instance(
-            _OWNER, "state_machine_name", state_machine_name, str, "pass a string or omit it"
-        )
-        check_removal_policy(_OWNER, removal_policy)
-        table = as_table(_OWNER, table) if table is not None else None
+
+    def _construct(self, scope: Construct, id: str, props: WorkflowProps) -> None:
+        """Build the workflow from checked props (the only path: see ``_WorkflowOfProps``)."""
         super().__init__(scope, id)
-        express = workflow_type == sfn.StateMachineType.EXPRESS
-        self.workflow_type = workflow_type
-        self.table = table or IdempotencyTable(self, "Records", removal_policy=removal_policy).table
-        self.protocol = IdempotencyProtocol(
-            self,
-            "Protocol",
-            work=work,
-            table=self.table,
-            key=key,
-            key_namespace=key_namespace,
-            record_ttl=record_ttl,
-            lease=lease,
-            poll_interval=poll_interval,
-            max_polls=max_polls,
-            workflow_type=workflow_type,
-            dynamodb_retry=dynamodb_retry,
-            payload_fields=payload_fields,
+        self.workflow_type = props.workflow_type
+        self.table = (
+            props.itable
+            or IdempotencyTable(self, "Records", removal_policy=props.removal_policy).table
         )
+        self.protocol: IdempotencyProtocol = _ProtocolOfProps(self, "Protocol", props, self.table)
+        log_options = props.logs
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(self.protocol),
             query_language=sfn.QueryLanguage.JSONATA,
-            state_machine_type=workflow_type,
-            state_machine_name=state_machine_name,
-            logs=logs or execution_logs(self, express, removal_policy),
-            tracing_enabled=tracing_enabled,
+            state_machine_type=props.workflow_type,
+            state_machine_name=props.state_machine_name,
+            logs=log_options
+            or execution_logs(self, props.workflow_type, removal_policy=props.removal_policy),
+            tracing_enabled=props.tracing_enabled,
         )
         if (
-            express
-            and logs is not None
-            and (logs.level != sfn.LogLevel.ALL or not logs.include_execution_data)
+            props.express
+            and log_options is not None
+            and (log_options.level != sfn.LogLevel.ALL or not log_options.include_execution_data)
         ):
             Annotations.of(self).add_warning_v2(
                 "idempotent-workflows:ExpressLogging",
@@ -209,3 +213,14 @@ class IdempotentWorkflow(Construct):
     def metric_time(self, **props: Any) -> cloudwatch.Metric:
         """Execution duration."""
         return self.state_machine.metric_time(**props)
+
+
+class _WorkflowOfProps(IdempotentWorkflow):
+    """An ``IdempotentWorkflow`` built from props that the construct the user called checked.
+
+    ``IdempotentApi`` and ``IdempotentQueue`` build their workflows this way: their own props
+    classes extend ``WorkflowProps`` and have checked every prop, naming themselves.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: WorkflowProps) -> None:
+        self._construct(scope, id, props)

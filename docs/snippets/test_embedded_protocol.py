@@ -1,12 +1,16 @@
 """README "Embed the protocol in your own state machine": the snippet inside a user's stack."""
 
 from aws_cdk import App, Stack
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 from constructs import Construct
 
-from idempotent_workflows import IdempotencyKey, IdempotencyProtocol, IdempotencyTable
+from idempotent_workflows import (
+    IdempotencyKey,
+    IdempotencyProtocol,
+    IdempotencyTable,
+    execution_logs,
+)
 from idempotent_workflows.testing import LocalEngine
 
 
@@ -32,12 +36,8 @@ class EmailStack(Stack):
             definition_body=sfn.DefinitionBody.from_chainable(received.next(once)),
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=sfn.StateMachineType.EXPRESS,
-            # Express keeps no history: its logs are the only record of an execution.
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(self, "MachineLogs"),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=True,
-            ),
+            # Level ALL with inputs and outputs: Express keeps no history outside its logs.
+            logs=execution_logs(self, sfn.StateMachineType.EXPRESS),
         )
         # end snippet
 

@@ -5,7 +5,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 from syrupy.assertion import SnapshotAssertion
 
-from idempotent_workflows import mask_asset_hashes
+from idempotent_workflows.snapshots import mask_asset_hashes
 from payments_stack import PaymentsStack
 
 #: The context `cdk synth` reads from cdk.json (pytest runs in the project's folder).

@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
-from ..states import ProtocolState as S
-from ..testing import DeployedStack, Execution, LocalEngine
-from ..testing.api_server import Response, post_json
+from .. import ProtocolState as S
+from ..testing import DeployedStack, Execution, LocalEngine, Response, post_json
 from .warehouse import Answer, WarehouseSimulator
 
 

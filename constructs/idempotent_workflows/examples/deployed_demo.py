@@ -21,19 +21,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..states import ProtocolState as S
-from ..testing.ministack import DeployedExecution, MiniStack, port_is_free, run_execution
+from .. import ProtocolState as S
+from ..testing import Execution
+from ..testing.ministack import MiniStack, port_is_free, run_execution
 
 CONCURRENT = 10
 
 
-def _line(label: str, execution: DeployedExecution) -> str:
+def _line(label: str, execution: Execution) -> str:
     result = execution.output if execution.status == "SUCCEEDED" else execution.error
     text = json.dumps(result)
     text = text if len(text) <= 70 else text[:67] + "..."
     entered = " > ".join(execution.states_entered) or "(Express: history not read)"
+    milliseconds = (execution.seconds or 0.0) * 1000  # run_execution measures every one
     return (
-        f"  {label:<26} {execution.status:<9} {execution.seconds * 1000:6.0f} ms  {entered}"
+        f"  {label:<26} {execution.status:<9} {milliseconds:6.0f} ms  {entered}"
         f"\n  {'':<26} -> {text}"
     )
 
@@ -51,7 +53,7 @@ class _Deployed:
         )
         self.functions = local.functions(stack)
 
-    def run(self, execution_input: Any) -> DeployedExecution:
+    def run(self, execution_input: Any) -> Execution:
         return run_execution(self.sfn, self.arn, execution_input, express=self.express)
 
     def set_environment(self, function_prefix: str, **variables: str) -> None:
@@ -63,12 +65,12 @@ class _Deployed:
         )
 
 
-def _concurrent(deployed: _Deployed, execution_input: Any) -> list[DeployedExecution]:
+def _concurrent(deployed: _Deployed, execution_input: Any) -> list[Execution]:
     with ThreadPoolExecutor(CONCURRENT) as pool:
         return list(pool.map(lambda _: deployed.run(execution_input), range(CONCURRENT)))
 
 
-def _summary(executions: list[DeployedExecution]) -> str:
+def _summary(executions: list[Execution]) -> str:
     outputs = {json.dumps(e.output, sort_keys=True) for e in executions}
     statuses = sorted({e.status for e in executions})
     text = (

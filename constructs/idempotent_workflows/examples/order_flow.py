@@ -9,6 +9,7 @@ warehouse queue; the execution sleeps until the warehouse answers). Every state'
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -18,16 +19,16 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ..callback import check_callback_timeouts, wait_for_callback
-from ..expressions import jsonata, literal
-from ..functions import handler_function
-from ..key import IdempotencyKey
-from ..notification import FailureNotification
-from ..protocol import IdempotencyProtocol
-from ..queue import queue_with_dead_letters
-from ..table import IdempotencyTable
-from ..validation import check_removal_policy
-from ..workflow import execution_logs
+from .. import (
+    FailureNotification,
+    IdempotencyKey,
+    IdempotencyProtocol,
+    IdempotencyTable,
+    execution_logs,
+    handler_function,
+    queue_with_dead_letters,
+    wait_for_callback,
+)
 
 #: Errors of the order itself: retrying them cannot help.
 INVALID_ORDER: Final = "InvalidOrder"
@@ -36,12 +37,18 @@ DEFAULT_MAX_CONCURRENCY: Final = 5
 #: Default longest wait for the warehouse's answer, and for a heartbeat of the warehouse.
 DEFAULT_WAREHOUSE_TIMEOUT: Final = Duration.hours(2)
 DEFAULT_WAREHOUSE_HEARTBEAT: Final = Duration.minutes(10)
-_OWNER: Final = "OrderFlowStack"
+#: Field of the warehouse's message that carries the task token.
+TOKEN_FIELD: Final = "TaskToken"
+
+
+def _longer(duration: Any, than: Duration) -> bool:
+    """Whether ``duration`` (a prop, maybe of the wrong type) is a Duration longer than ``than``."""
+    return isinstance(duration, Duration) and duration.to_milliseconds() > than.to_milliseconds()
 
 
 def _merged(field: str, value: str) -> str:
     """JSONata (without ``{% %}``) for the state's input with ``field`` set to ``value``."""
-    return f"$merge([$states.input, {{{literal(field)}: {value}}}])"
+    return f"$merge([$states.input, {{{json.dumps(field)}: {value}}}])"
 
 
 class OrderFlowStack(Stack):
@@ -73,7 +80,9 @@ class OrderFlowStack(Stack):
     warehouse_timeout
         Longest wait for the warehouse's answer. Default 2 hours.
     warehouse_heartbeat
-        Longest silence of the warehouse between heartbeats. Default 10 minutes.
+        Longest silence of the warehouse between heartbeats, shorter than
+        ``warehouse_timeout``. Default 10 minutes (none with a ``warehouse_timeout`` of 10
+        minutes or less).
     removal_policy
         Removal policy of the table, log groups and queues. Default ``DESTROY`` (an example).
     **kwargs
@@ -93,8 +102,9 @@ class OrderFlowStack(Stack):
     TypeError
         If a prop has the wrong type (the message names the prop and what to pass).
     ValueError
-        If ``max_concurrency`` is below 1, a duration is not a whole number of seconds, or
-        the heartbeat is not shorter than the timeout.
+        If ``max_concurrency`` is below 1. The library's pieces check the other props as
+        they are built: ``wait_for_callback`` the timeout and heartbeat (whole seconds, the
+        heartbeat shorter), ``queue_with_dead_letters`` the removal policy.
     """
 
     def __init__(
@@ -110,24 +120,18 @@ class OrderFlowStack(Stack):
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise TypeError(
-                f"{_OWNER}: max_concurrency must be a whole number, got {max_concurrency!r}: "
-                "pass for example max_concurrency=5."
+                f"OrderFlowStack: max_concurrency must be a whole number, got "
+                f"{max_concurrency!r}: pass for example max_concurrency=5."
             )
         if max_concurrency < 1:
             raise ValueError(
-                f"{_OWNER}: max_concurrency must be at least 1, got {max_concurrency}: the "
-                "Map's 0 means no limit, which is what this prop is here to prevent."
+                f"OrderFlowStack: max_concurrency must be at least 1, got {max_concurrency}: "
+                "the Map's 0 means no limit, which is what this prop is here to prevent."
             )
-        check_removal_policy(_OWNER, removal_policy)
         timeout = warehouse_timeout or DEFAULT_WAREHOUSE_TIMEOUT
-        heartbeat = warehouse_heartbeat or DEFAULT_WAREHOUSE_HEARTBEAT
-        check_callback_timeouts(
-            _OWNER,
-            timeout,
-            heartbeat,
-            names=("warehouse_timeout", "warehouse_heartbeat"),
-            default_heartbeat=warehouse_heartbeat is None,
-        )
+        heartbeat = warehouse_heartbeat
+        if heartbeat is None and _longer(timeout, DEFAULT_WAREHOUSE_HEARTBEAT):
+            heartbeat = DEFAULT_WAREHOUSE_HEARTBEAT
         super().__init__(scope, id, **kwargs)
         self._removal_policy = removal_policy
         self.warehouse_queue, _ = queue_with_dead_letters(
@@ -158,6 +162,7 @@ class OrderFlowStack(Stack):
             ),
             timeout=timeout,
             heartbeat=heartbeat,
+            token_field=TOKEN_FIELD,
             outputs=_merged("Shipment", "$states.result"),
         )
         failure.catch(validate, charge, reserve, wait)
@@ -169,7 +174,7 @@ class OrderFlowStack(Stack):
             ),
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=execution_logs(self, False, removal_policy),
+            logs=execution_logs(self, removal_policy=removal_policy),
             tracing_enabled=True,
         )
 
@@ -198,7 +203,7 @@ class OrderFlowStack(Stack):
             name,
             lambda_function=function,
             payload=payload,
-            outputs=jsonata("$states.result.Payload"),
+            outputs="{% $states.result.Payload %}",
         )
 
     def _validate_order(self) -> tasks.LambdaInvoke:
@@ -217,12 +222,12 @@ class OrderFlowStack(Stack):
 
     def _charge_payment(self) -> sfn.Parallel:
         """The charge inside the idempotency protocol, wrapped so that its errors are caught."""
-        body = {"amount": "$states.input.Total", "currency": "$states.input.Currency"}
+        body = {"amount": "{% $states.input.Total %}", "currency": "{% $states.input.Currency %}"}
         charge = self._invoke(
             "Charge",
             ("payments", "charge"),
             "Charges the total of an order",
-            sfn.TaskInput.from_object({"body": {k: jsonata(v) for k, v in body.items()}}),
+            sfn.TaskInput.from_object({"body": body}),
         )
         protocol = IdempotencyProtocol(
             self,
@@ -233,7 +238,7 @@ class OrderFlowStack(Stack):
             payload_fields=("Total", "Currency"),
         )
         return sfn.Parallel.jsonata(
-            self, "ChargePayment", outputs=jsonata(_merged("Payment", "$states.result[0]"))
+            self, "ChargePayment", outputs="{% " + _merged("Payment", "$states.result[0]") + " %}"
         ).branch(protocol)
 
     def _reserve_items(self, max_concurrency: int) -> sfn.Map:
@@ -245,10 +250,10 @@ class OrderFlowStack(Stack):
             "ReserveItems",
             items=sfn.ProvideItems.jsonata("{% $states.input.Items %}"),
             item_selector={
-                "OrderId": jsonata("$states.input.OrderId"),
-                "Item": jsonata("$states.context.Map.Item.Value"),
+                "OrderId": "{% $states.input.OrderId %}",
+                "Item": "{% $states.context.Map.Item.Value %}",
             },
             max_concurrency=max_concurrency,
-            outputs=jsonata(_merged("Reservations", "$states.result")),
+            outputs="{% " + _merged("Reservations", "$states.result") + " %}",
         )
         return reservations.item_processor(reserve)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -10,12 +11,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from ..api import IdempotentApi
-from ..expressions import jsonata, literal
-from ..functions import handler_function
-from ..key import IdempotencyKey
-from ..router import TransactionRouter
-from ..workflow import IdempotentWorkflow
+from .. import (
+    TRANSIENT_LAMBDA_ERRORS,
+    IdempotencyKey,
+    IdempotentApi,
+    IdempotentWorkflow,
+    RetryPolicy,
+    TransactionRouter,
+    handler_function,
+)
 from .order_flow import OrderFlowStack
 
 #: cdk.json context key: the workflow types to deploy each example as.
@@ -26,8 +30,8 @@ FAILURE_RATE_VARIABLE: Final = "FAILURE_RATE"
 
 def _with_step_result(n: int) -> str:
     """JSONata output of demo step ``n``: the results so far plus ``stepN``."""
-    result = f"{{{literal(f'step{n}')}: {{'result': {literal(f'Output of step {n}')}}}}}"
-    return result if n == 1 else f"$merge([$states.input, {result}])"
+    result = f"{{{json.dumps(f'step{n}')}: {{'result': {json.dumps(f'Output of step {n}')}}}}}"
+    return "{% " + (result if n == 1 else f"$merge([$states.input, {result}])") + " %}"
 
 
 class IdempotentWorkflowStack(Stack):
@@ -76,16 +80,13 @@ class IdempotentWorkflowStack(Stack):
             removal_policy=removal_policy,
         )
         steps = [
-            sfn.Pass.jsonata(self, f"Step{n}", outputs=jsonata(_with_step_result(n)))
-            for n in range(1, 5)
+            sfn.Pass.jsonata(self, f"Step{n}", outputs=_with_step_result(n)) for n in range(1, 5)
         ]
         fail_at_random = tasks.LambdaInvoke.jsonata(
             self,
             "RandomFailure",
             lambda_function=random_failure,
-            outputs=jsonata(
-                "$merge([$states.input, {'randomFailureFunc': $states.result.Payload}])"
-            ),
+            outputs="{% $merge([$states.input, {'randomFailureFunc': $states.result.Payload}]) %}",
         )
         work = sfn.Chain.start(steps[0])
         for step in [*steps[1:], fail_at_random]:
@@ -226,15 +227,12 @@ class PaymentsApiStack(Stack):
             self,
             "Charge",
             lambda_function=charge,
-            outputs=jsonata("$states.result.Payload"),
+            outputs="{% $states.result.Payload %}",
             retry_on_service_exceptions=False,
         )
-        # Short retries: the answer must reach the caller within API Gateway's 29 s.
-        work.add_retry(
-            errors=["Lambda.ServiceException", "Lambda.TooManyRequestsException"],
-            interval=Duration.seconds(1),
-            max_attempts=2,
-            jitter_strategy=sfn.JitterType.FULL,
+        # Short retries (at most 1 + 2 s): the answer must reach the caller within 29 s.
+        RetryPolicy(max_attempts=2, max_delay=Duration.seconds(2)).apply(
+            work, TRANSIENT_LAMBDA_ERRORS
         )
         self.api = IdempotentApi(
             self,

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from ..callback import TOKEN_FIELD
+from .order_flow import TOKEN_FIELD
 
 #: Error name of a rejected order, as the flow's Catch and the notification see it.
 REJECTED_ERROR: Final = "Warehouse.Rejected"

@@ -1,312 +1,34 @@
-"""The local engine: deploy synthesized stacks into an in-process AWS (moto) and run them."""
+"""The local engine: deploy synthesized stacks into an in-process AWS (moto) and run them.
+
+``LocalEngine`` opens the room: the AWS environment set aside (``isolation``), moto started
+with every completion of the Step Functions interpreter (``stepfunctions.patches``). Deploying
+is ``deploy``'s (template to resources), running and reading is ``run``'s (executions and what
+they left behind).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import time
-import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
-from unittest import mock
+from typing import Any
 
 import boto3
 from aws_cdk import Stack, Stage
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
-from moto import mock_aws
-from moto.awslambda.models import LambdaBackend
-from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 
-from . import messaging
-from .api_server import ApiServer, RestApiDefinition, service_answer
-from .completion import Completions
-from .fast_paths import executions_in_this_thread
-from .faults import MockConfig, MockConfigSource
-from .hermetic import isolated_from_aws
-from .lambda_runtime import ENVIRONMENT_LOCK, LocalFunction
-from .moto_patches import patched_moto
-from .template import Environment, resolve
-
-ACCOUNT: Final = "123456789012"
-_DESERIALIZER: Final = TypeDeserializer()
-#: What the engine creates besides queues and topics (``messaging.deploy``); other resources
-#: only get names and ARNs (REST APIs are served from the template by
-#: ``DeployedStack.serve_api``).
-_DEPLOYED_KINDS: Final = frozenset(
-    {"AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
-)
-
-
-def _with_test_case(state_machine_arn: str, test_case: str | None) -> str:
-    """The ARN that selects a test case, as Step Functions Local reads it."""
-    return state_machine_arn if test_case is None else f"{state_machine_arn}#{test_case}"
-
-
-def _input_text(execution_input: Any) -> str:
-    return json.dumps({} if execution_input is None else execution_input)
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item as plain Python values (numbers as int or float)."""
-    value = {key: _DESERIALIZER.deserialize(attr) for key, attr in item.items()}
-    plain: dict[str, Any] = json.loads(
-        json.dumps(value, default=lambda d: int(d) if d == int(d) else float(d))
-    )
-    return plain
-
-
-@dataclass
-class Execution:
-    """One execution of a state machine in the local engine.
-
-    Attributes
-    ----------
-    arn
-        The execution ARN.
-    """
-
-    arn: str
-    _engine: LocalEngine = field(repr=False)
-    _description: dict[str, Any] | None = field(default=None, repr=False)
-    _history: list[dict[str, Any]] | None = field(default=None, repr=False)
-
-    def wait(self, timeout: float = 120.0) -> Execution:
-        """Block until the execution ends; return it.
-
-        Raises
-        ------
-        TimeoutError
-            If it still runs after ``timeout`` seconds.
-        """
-        if not self._engine._completions.wait(self.arn, timeout):
-            raise TimeoutError(f"Execution {self.arn} still runs after {timeout} s")
-        self._description = self._engine.sfn.describe_execution(executionArn=self.arn)
-        return self
-
-    def _ended(self) -> dict[str, Any]:
-        return self._description or self.wait()._description  # type: ignore[return-value]
-
-    @property
-    def status(self) -> str:
-        """``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` or ``ABORTED`` (waits for the end)."""
-        status: str = self._ended()["status"]
-        return status
-
-    @property
-    def output(self) -> Any:
-        """The output, parsed from JSON (``None`` unless it succeeded)."""
-        output = self._ended().get("output")
-        return None if output is None else json.loads(output)
-
-    @property
-    def error(self) -> str | None:
-        """The error name of a failed execution."""
-        return self._ended().get("error")
-
-    @property
-    def cause(self) -> str | None:
-        """The cause of a failed execution."""
-        return self._ended().get("cause")
-
-    @property
-    def history(self) -> list[dict[str, Any]]:
-        """The execution's history events, oldest first."""
-        if self._history is None:
-            self._ended()
-            events: list[dict[str, Any]] = []
-            kwargs: dict[str, Any] = {"executionArn": self.arn, "maxResults": 1000}
-            while True:
-                page = self._engine.sfn.get_execution_history(**kwargs)
-                events.extend(page["events"])
-                if not page.get("nextToken"):
-                    break
-                kwargs["nextToken"] = page["nextToken"]
-            self._history = events
-        return self._history
-
-    @property
-    def states_entered(self) -> list[str]:
-        """Names of the states entered, in order; each one is a billed transition in Standard."""
-        return [
-            event["stateEnteredEventDetails"]["name"]
-            for event in self.history
-            if event["type"].endswith("StateEntered")
-        ]
-
-    def _tasks(self, resource_type: str) -> list[str]:
-        return [
-            event["taskScheduledEventDetails"]["resource"]
-            for event in self.history
-            if event["type"] == "TaskScheduled"
-            and event["taskScheduledEventDetails"]["resourceType"] == resource_type
-        ]
-
-    @property
-    def lambda_invocations(self) -> int:
-        """Lambda invocations scheduled by this execution."""
-        return len(self._tasks("lambda"))
-
-    @property
-    def dynamodb_calls(self) -> list[str]:
-        """DynamoDB actions called by this execution, in order (``updateItem``, ...)."""
-        return self._tasks("dynamodb")
-
-
-@dataclass
-class DeployedStack:
-    """What the local engine deployed from one stack, by logical id.
-
-    Attributes
-    ----------
-    name
-        The stack name.
-    tables
-        Table name of each ``AWS::DynamoDB::Table``.
-    functions
-        The local function of each ``AWS::Lambda::Function``.
-    state_machines
-        ARN of each ``AWS::StepFunctions::StateMachine``.
-    template
-        The synthesized template it was deployed from.
-    queues
-        URL of each ``AWS::SQS::Queue``.
-    topics
-        ARN of each ``AWS::SNS::Topic``.
-    """
-
-    name: str
-    tables: dict[str, str]
-    functions: dict[str, LocalFunction]
-    state_machines: dict[str, str]
-    _engine: LocalEngine = field(repr=False)
-    template: dict[str, Any] = field(default_factory=dict, repr=False)
-    _environment: Environment | None = field(default=None, repr=False)
-    queues: dict[str, str] = field(default_factory=dict)
-    topics: dict[str, str] = field(default_factory=dict)
-
-    @staticmethod
-    def _only(kind: str, found: dict[str, Any], prefix: str) -> Any:
-        matches = [value for key, value in found.items() if key.startswith(prefix)]
-        if len(matches) != 1:
-            raise LookupError(
-                f"Expected one {kind} whose logical id starts with {prefix!r}, "
-                f"found {len(matches)} among {sorted(found)}"
-            )
-        return matches[0]
-
-    @property
-    def engine(self) -> LocalEngine:
-        """The engine the stack is deployed in: its boto3 clients (``sfn``, ``sqs``, ...)."""
-        return self._engine
-
-    def state_machine(self, prefix: str = "") -> str:
-        """ARN of the one state machine whose logical id starts with ``prefix``."""
-        arn: str = self._only("state machine", self.state_machines, prefix)
-        return arn
-
-    def table(self, prefix: str = "") -> str:
-        """Name of the one table whose logical id starts with ``prefix``."""
-        name: str = self._only("table", self.tables, prefix)
-        return name
-
-    def function(self, prefix: str) -> LocalFunction:
-        """The one function whose logical id starts with ``prefix``."""
-        function: LocalFunction = self._only("function", self.functions, prefix)
-        return function
-
-    def queue(self, prefix: str = "") -> str:
-        """URL of the one queue whose logical id starts with ``prefix``."""
-        url: str = self._only("queue", self.queues, prefix)
-        return url
-
-    def topic(self, prefix: str = "") -> str:
-        """ARN of the one topic whose logical id starts with ``prefix``."""
-        arn: str = self._only("topic", self.topics, prefix)
-        return arn
-
-    def receive(self, prefix: str = "", *, timeout: float = 5.0) -> list[Any]:
-        """Take the messages off the one queue whose logical id starts with ``prefix``.
-
-        See ``LocalEngine.receive``.
-        """
-        return self._engine.receive(self.queue(prefix), timeout=timeout)
-
-    def published(self, prefix: str = "") -> list[dict[str, Any]]:
-        """What the one topic whose logical id starts with ``prefix`` was sent.
-
-        See ``LocalEngine.published``.
-        """
-        return self._engine.published(self.topic(prefix))
-
-    def start(
-        self,
-        execution_input: Any = None,
-        *,
-        name: str | None = None,
-        prefix: str = "",
-        test_case: str | None = None,
-    ) -> Execution:
-        """Start an execution of the stack's state machine; see ``LocalEngine.start``."""
-        return self._engine.start(
-            self.state_machine(prefix), execution_input, name=name, test_case=test_case
-        )
-
-    def run(
-        self,
-        execution_input: Any = None,
-        *,
-        name: str | None = None,
-        prefix: str = "",
-        test_case: str | None = None,
-    ) -> Execution:
-        """Start an execution and wait for its end; see ``LocalEngine.run``."""
-        return self._engine.run(
-            self.state_machine(prefix), execution_input, name=name, test_case=test_case
-        )
-
-    def run_sync(
-        self,
-        execution_input: Any = None,
-        *,
-        name: str | None = None,
-        prefix: str = "",
-        test_case: str | None = None,
-    ) -> Execution:
-        """Run an Express execution with StartSyncExecution; see ``LocalEngine.run_sync``."""
-        return self._engine.run_sync(
-            self.state_machine(prefix), execution_input, name=name, test_case=test_case
-        )
-
-    def items(self, prefix: str = "") -> list[dict[str, Any]]:
-        """Every item of the table, as plain Python values."""
-        return self._engine.items(self.table(prefix))
-
-    def serve_api(self) -> ApiServer:
-        """Serve the stack's REST API on ``127.0.0.1`` (a free port), as API Gateway would.
-
-        Use it as a context manager; inside, ``url`` is the stage's base URL. The mapping
-        templates are the ones in the synthesized template, rendered with airspeed, and the
-        integration calls StartSyncExecution on this engine. See ``testing.api_server``.
-        """
-        assert self._environment is not None
-        return ApiServer(
-            RestApiDefinition.from_template(self.template, self._environment),
-            self._engine.start_sync_execution,
-            account=ACCOUNT,
-        )
-
-    def invocations(self) -> dict[str, int]:
-        """Invocation count of each function, by logical id."""
-        return {key: function.invocations for key, function in self.functions.items()}
-
-    def executions(self, prefix: str = "") -> list[Execution]:
-        """Executions of the stack's state machine, oldest first; see ``LocalEngine.executions``."""
-        return self._engine.executions(self.state_machine(prefix))
+from .deploy.functions import ENVIRONMENT_LOCK
+from .deploy.naming import ACCOUNT
+from .deploy.resources import Deployer
+from .deploy.stack import DeployedStack
+from .isolation import isolated_from_aws
+from .moto_compat import MockTestCase
+from .run import contents
+from .run.completion import Completions
+from .run.execution import Execution, start_request
+from .stepfunctions.fast_paths import executions_in_this_thread
+from .stepfunctions.faults import MockConfig, MockConfigSource
+from .stepfunctions.patches import patched_moto
 
 
 class LocalEngine:
@@ -328,7 +50,7 @@ class LocalEngine:
     mock_config
         Fault injection: a mock configuration in Step Functions Local's shape (a mapping, or
         the path of a JSON file); executions started with ``test_case=`` use its mocked
-        responses. See :mod:`idempotent_workflows.testing.faults`.
+        responses. See ``MockConfig`` and docs/engine.md ("Fault injection").
 
     Attributes
     ----------
@@ -358,10 +80,8 @@ class LocalEngine:
     ) -> None:
         self.wait_scale = wait_scale
         self.region = region
-        self._machines: list[tuple[str, str]] = []  # (logical id, ARN) of each state machine
         self.load_mock_config(mock_config)
-        self._functions: dict[str, LocalFunction] = {}
-        self._names = Counter[str]()
+        self._deployer = Deployer(region)
         self._stack: contextlib.ExitStack | None = None
         self._completions = Completions()
 
@@ -370,27 +90,15 @@ class LocalEngine:
     def __enter__(self) -> LocalEngine:
         stack = contextlib.ExitStack()
         stack.enter_context(isolated_from_aws(self.region))
-        stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         stack.enter_context(
             patched_moto(
-                lambda: self.wait_scale,
-                self._completions.ended,
-                self._test_case,
-                self._completions.wait,
+                wait_scale=lambda: self.wait_scale,
+                execution_ended=self._completions.ended,
+                test_case_for=self._test_case,
+                wait_for_end=self._completions.wait,
+                invoke=self._invoke,
             )
         )
-        # moto logs every failed state with its whole parse tree; the history says the same.
-        interpreter_log = logging.getLogger("moto.stepfunctions.parser")
-        stack.callback(interpreter_log.setLevel, interpreter_log.level)
-        interpreter_log.setLevel(logging.CRITICAL)
-
-        def invoke(
-            backend: Any, function_name: str, qualifier: Any, body: Any, *rest: Any
-        ) -> bytes:
-            return self._invoke(function_name, body, response_headers=rest[-1])
-
-        for backend in (LambdaBackend, LambdaSimpleBackend):
-            stack.enter_context(mock.patch.object(backend, "invoke", invoke))
         self._stack = stack
         session = boto3.session.Session(region_name=self.region)
         self.sfn = session.client("stepfunctions")
@@ -424,7 +132,7 @@ class LocalEngine:
         }
         running = [
             execution["executionArn"]
-            for _, machine in self._machines
+            for _, machine in self._deployer.state_machines
             if machine in machines  # a test may have deleted one
             for page in self.sfn.get_paginator("list_executions").paginate(
                 stateMachineArn=machine, statusFilter="RUNNING"
@@ -464,115 +172,9 @@ class LocalEngine:
         Other resources (roles, policies, log groups) are given names and ARNs so that
         references to them resolve, but nothing is created for them.
         """
-        resources: dict[str, dict[str, Any]] = template.get("Resources", {})
-        refs, arns = {}, {}
-        for logical_id, resource in resources.items():
-            refs[logical_id], arns[logical_id] = self._physical_ids(
-                stack_name, logical_id, resource
-            )
-        env = Environment(
-            stack_name=stack_name,
-            region=self.region,
-            account=ACCOUNT,
-            refs=refs,
-            arns=arns,
-            attributes={
-                logical_id: messaging.attributes(
-                    resource["Type"], refs[logical_id], arns[logical_id]
-                )
-                for logical_id, resource in resources.items()
-            },
+        return self._deployer.deploy(
+            template, stack_name=stack_name, asset_dir=asset_dir, engine=self
         )
-        queues, topics = messaging.deploy(resources, env, self.sqs, self.sns)
-        tables, functions, machines = {}, {}, {}
-        for logical_id, resource in resources.items():
-            kind = resource["Type"]
-            if kind not in _DEPLOYED_KINDS:
-                continue
-            properties = resolve(resource.get("Properties", {}), env)
-            if kind == "AWS::DynamoDB::Table":
-                self._create_table(refs[logical_id], properties)
-                tables[logical_id] = refs[logical_id]
-            elif kind == "AWS::Lambda::Function":
-                functions[logical_id] = self._create_function(
-                    logical_id, refs[logical_id], properties, asset_dir
-                )
-            elif kind == "AWS::StepFunctions::StateMachine":
-                machines[logical_id] = self.sfn.create_state_machine(
-                    name=refs[logical_id].rsplit(":", 1)[-1],
-                    definition=properties["DefinitionString"],
-                    roleArn=properties.get("RoleArn", f"arn:aws:iam::{ACCOUNT}:role/local"),
-                    type=properties.get("StateMachineType", "STANDARD"),
-                )["stateMachineArn"]
-                self._machines.append((logical_id, machines[logical_id]))
-        return DeployedStack(
-            stack_name,
-            tables,
-            functions,
-            machines,
-            self,
-            template=template,
-            _environment=env,
-            queues=queues,
-            topics=topics,
-        )
-
-    def _physical_ids(
-        self, stack_name: str, logical_id: str, resource: dict[str, Any]
-    ) -> tuple[str, str]:
-        """(Ref value, ARN) of a resource, as CloudFormation would name it."""
-        kind = resource["Type"]
-        name = f"{stack_name}-{logical_id}"[:64]
-        self._names[name] += 1
-        if self._names[name] > 1:  # the same stack deployed twice in one engine
-            name = f"{name[:58]}-{self._names[name]}"
-        name = messaging.physical_name(kind, name, resource.get("Properties", {}))
-        service = kind.split("::")[1].lower()
-        arns = {
-            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}",
-            "AWS::Lambda::Function": f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{name}",
-            "AWS::StepFunctions::StateMachine": (
-                f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{name}"
-            ),
-            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
-            "AWS::Logs::LogGroup": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}:*",
-        }
-        arn = arns.get(kind, f"arn:aws:{service}:{self.region}:{ACCOUNT}:{name}")
-        ref = messaging.ref(kind, name, arn, region=self.region, account=ACCOUNT)
-        if ref is None:
-            ref = arn if kind == "AWS::StepFunctions::StateMachine" else name
-        return ref, arn
-
-    def _create_table(self, name: str, properties: dict[str, Any]) -> None:
-        self.dynamodb.create_table(
-            TableName=name,
-            KeySchema=properties["KeySchema"],
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
-        )
-        ttl = properties.get("TimeToLiveSpecification")
-        if ttl:
-            self.dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-
-    def _create_function(
-        self, logical_id: str, name: str, properties: dict[str, Any], asset_dir: Path
-    ) -> LocalFunction:
-        key = properties.get("Code", {}).get("S3Key", "")
-        code_dir = asset_dir / f"asset.{key.removesuffix('.zip')}"
-        if not code_dir.is_dir():
-            raise FileNotFoundError(
-                f"Function {logical_id}: no asset folder {code_dir}; the local engine runs "
-                "functions whose code comes from a folder asset (Code.from_asset)."
-            )
-        function = LocalFunction(
-            logical_id=logical_id,
-            name=name,
-            code_dir=code_dir,
-            handler=properties["Handler"],
-            environment=properties.get("Environment", {}).get("Variables", {}),
-        )
-        self._functions[name] = function
-        return function
 
     # -- running ----------------------------------------------------------------------------
 
@@ -599,12 +201,8 @@ class LocalEngine:
             replace the service calls of the states it names. Through boto3, the same is
             ``stateMachineArn="<arn>#<test case>"``, as in Step Functions Local.
         """
-        started = self.sfn.start_execution(
-            stateMachineArn=_with_test_case(state_machine_arn, test_case),
-            name=name or uuid.uuid4().hex,
-            input=_input_text(execution_input),
-        )
-        return Execution(started["executionArn"], self)
+        request = start_request(state_machine_arn, execution_input, name=name, test_case=test_case)
+        return Execution(self.sfn.start_execution(**request)["executionArn"], self)
 
     def run(
         self,
@@ -618,11 +216,14 @@ class LocalEngine:
 
         Takes the parameters of :meth:`start`.
         """
+        started = time.perf_counter()
         with executions_in_this_thread():
             execution = self.start(
                 state_machine_arn, execution_input, name=name, test_case=test_case
             )
-        return execution.wait()
+        execution.wait()
+        execution.seconds = time.perf_counter() - started
+        return execution
 
     def run_sync(
         self,
@@ -643,37 +244,26 @@ class LocalEngine:
         botocore.exceptions.ClientError
             ``StateMachineTypeNotSupported`` for a Standard state machine, as in AWS.
         """
-        answer = self.sfn.start_sync_execution(
-            stateMachineArn=_with_test_case(state_machine_arn, test_case),
-            name=name or uuid.uuid4().hex,
-            input=_input_text(execution_input),
-        )
-        return Execution(answer["executionArn"], self, _description=answer)
+        started = time.perf_counter()
+        request = start_request(state_machine_arn, execution_input, name=name, test_case=test_case)
+        answer = self.sfn.start_sync_execution(**request)
+        seconds = time.perf_counter() - started
+        return Execution(answer["executionArn"], self, _description=answer, seconds=seconds)
 
     def load_mock_config(self, source: MockConfigSource | None) -> None:
-        """Use a mock configuration (a mapping or a JSON file path), or none; see ``faults``."""
+        """Use a mock configuration (a mapping or a JSON file path), or none; see ``MockConfig``."""
         self.mock_config = None if source is None else MockConfig.load(source)
 
     def _test_case(self, state_machine_arn: str, test_case: str) -> MockTestCase:
         if self.mock_config is None:
             raise LookupError(f"No mock configuration is loaded, so no test case {test_case!r}")
         names = [state_machine_arn.rsplit(":", 1)[-1]]
-        names += [logical_id for logical_id, arn in self._machines if arn == state_machine_arn]
+        names += [
+            logical_id
+            for logical_id, arn in self._deployer.state_machines
+            if arn == state_machine_arn
+        ]
         return self.mock_config.test_case(names, test_case)
-
-    def start_sync_execution(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Answer a StartSyncExecution request body as the service does: (HTTP status, JSON).
-
-        The integration of a local REST API calls it; a refused request answers the service's
-        error (``__type``, ``message``) with its HTTP status.
-        """
-        try:
-            answer = self.sfn.start_sync_execution(**request)
-        except ClientError as error:
-            details = error.response["Error"]
-            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
-            return status, {"__type": details["Code"], "message": details.get("Message", "")}
-        return 200, service_answer(answer)
 
     def receive(self, queue_url: str, *, timeout: float = 5.0) -> list[Any]:
         """Take the messages off a queue, as a worker would; wait for them if there are none.
@@ -693,7 +283,7 @@ class LocalEngine:
             for a token puts ``$states.context.Task.Token`` in the body; answer it with
             ``sfn.send_task_success``, ``send_task_failure`` or ``send_task_heartbeat``.
         """
-        return messaging.receive(self.sqs, queue_url, timeout)
+        return contents.receive(self.sqs, queue_url, timeout)
 
     def published(self, topic_arn: str) -> list[dict[str, Any]]:
         """What a topic was sent (SNS Publish), oldest first.
@@ -705,14 +295,11 @@ class LocalEngine:
             ``None``) and ``MessageAttributes`` as a subscriber receives them
             (``{"name": {"Type": "String", "Value": "..."}}``).
         """
-        return messaging.published(topic_arn, region=self.region, account=ACCOUNT)
+        return contents.published(topic_arn, region=self.region, account=ACCOUNT)
 
     def items(self, table_name: str) -> list[dict[str, Any]]:
         """Every item of a table, as plain Python values."""
-        pages = self.dynamodb.get_paginator("scan").paginate(
-            TableName=table_name, ConsistentRead=True
-        )
-        return [_plain(item) for page in pages for item in page["Items"]]
+        return contents.table_items(self.dynamodb, table_name)
 
     def executions(self, state_machine_arn: str) -> list[Execution]:
         """Every execution of a state machine, oldest first, however it was started.
@@ -735,10 +322,20 @@ class LocalEngine:
         found.sort(key=lambda execution: execution["startDate"])
         return [Execution(execution["executionArn"], self) for execution in found]
 
+    def described_at_end(self, execution_arn: str, timeout: float) -> dict[str, Any] | None:
+        """DescribeExecution once the execution ended; ``None`` if ``timeout`` s pass first.
+
+        ``Execution.wait`` waits so, on the event the execution's end sets (no polling).
+        """
+        if not self._completions.wait(execution_arn, timeout):
+            return None
+        described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+        return described
+
     def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         """Run the local function that moto's Lambda backend was asked to invoke."""
         name = function_name.rsplit(":", 1)[-1] if ":" in function_name else function_name
-        function = self._functions.get(name)
+        function = self._deployer.functions.get(name)
         if function is None:
             raise LookupError(f"The local engine has no function {function_name}")
         payload, failed = function.invoke(body if isinstance(body, bytes) else (body or b""))

@@ -1,0 +1,62 @@
+"""The idempotency record in DynamoDB: attribute names and the protocol's DynamoDB expressions.
+
+Everything the state machine writes to or reads from the table is named here once, so the
+conditions read as the protocol in docs/protocol.md. The statuses are the public
+``RecordStatus`` (``table.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+KEY_ATTRIBUTE: Final = "id"
+STATUS_ATTRIBUTE: Final = "executionstatus"
+RESULT_ATTRIBUTE: Final = "executionresult"
+EXECUTION_ATTRIBUTE: Final = "execution"
+LEASE_ATTRIBUTE: Final = "leaseexpiry"
+TTL_ATTRIBUTE: Final = "ttl"
+#: SHA-256 of the validated input fields (opt-in payload validation).
+PAYLOAD_ATTRIBUTE: Final = "payloadhash"
+
+# Placeholders used in every expression; DynamoDB rejects unused ones, so each call takes
+# only the placeholders its own expressions mention (see `placeholders`).
+ATTRIBUTE_NAMES: Final[dict[str, str]] = {
+    "#id": KEY_ATTRIBUTE,
+    "#status": STATUS_ATTRIBUTE,
+    "#result": RESULT_ATTRIBUTE,
+    "#execution": EXECUTION_ATTRIBUTE,
+    "#lease": LEASE_ATTRIBUTE,
+    "#ttl": TTL_ATTRIBUTE,
+    "#payload": PAYLOAD_ATTRIBUTE,
+}
+
+# The lock may be taken when any of these holds (one conditional write, no read first).
+ITEM_ABSENT: Final = "attribute_not_exists(#id)"
+PREVIOUS_RUN_FAILED: Final = "#status = :failed"
+LEASE_EXPIRED: Final = "(#status = :in_progress AND #lease < :now)"
+RECORD_EXPIRED: Final = "#ttl < :now"
+HELD_BY_THIS_EXECUTION: Final = "(#status = :in_progress AND #execution = :execution)"
+ACQUIRE_CONDITION: Final = " OR ".join(
+    [ITEM_ABSENT, PREVIOUS_RUN_FAILED, LEASE_EXPIRED, RECORD_EXPIRED, HELD_BY_THIS_EXECUTION]
+)
+
+# Completion writes only land while this execution still owns the lock.
+OWNS_LOCK: Final = "#status = :in_progress AND #execution = :execution"
+
+_ACQUIRE_SET: Final = (
+    "#status = :in_progress, #execution = :execution, #lease = :lease, #ttl = :ttl"
+)
+ACQUIRE_UPDATE: Final = f"SET {_ACQUIRE_SET} REMOVE #result"
+#: The acquire write of a workflow that validates payloads: it also stores the fingerprint.
+ACQUIRE_UPDATE_WITH_PAYLOAD: Final = f"SET {_ACQUIRE_SET}, #payload = :payload REMOVE #result"
+SUCCEED_UPDATE: Final = "SET #status = :succeeded, #result = :result, #ttl = :ttl REMOVE #lease"
+FAIL_UPDATE: Final = "SET #status = :failed, #result = :result, #ttl = :ttl REMOVE #lease"
+
+_PLACEHOLDER = re.compile(r"[#:][A-Za-z_]+")
+
+
+def placeholders(expressions: Iterable[str]) -> set[str]:
+    """Return the ``#name`` and ``:value`` placeholders that the expressions mention."""
+    return {match for expression in expressions for match in _PLACEHOLDER.findall(expression)}

@@ -1,0 +1,265 @@
+"""Small, named completions of moto's Step Functions interpreter (docs/engine.md).
+
+moto runs Amazon States Language with an interpreter ported from LocalStack, with a few gaps.
+Each function below closes one, by replacing one moto attribute; ``patches`` lists them for
+``patched_moto``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any, Final, cast
+
+from ..jsonata.evaluator import JSONataEvaluationError, evaluate_jsonata
+from ..moto_compat import (
+    BaseExecutionWorkerCommunication,
+    CustomErrorName,
+    EvaluationFailedEventDetails,
+    EventDetails,
+    ExecutionWorker,
+    FailureEvent,
+    FailureEventException,
+    HistoryEventType,
+    StatesErrorName,
+    StatesErrorNameType,
+    ValidationException,
+    WaitFunction,
+    branches_decl,
+    iteration_worker,
+    mock_eval_utils,
+    replace,
+    retrier_decl,
+    service_tasks_naming_their_errors,
+    state_fail,
+    string_expression,
+    variables_and_states,
+    wrap,
+)
+
+
+def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException:
+    name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
+    return FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=name,
+            event_type=HistoryEventType.EvaluationFailed,
+            event_details=cast(
+                EventDetails,
+                {
+                    "evaluationFailedEventDetails": EvaluationFailedEventDetails(
+                        error=name.error_name, cause=str(error)
+                    )
+                },
+            ),
+        )
+    )
+
+
+def _evaluate_with_bindings(self: Any, env: Any) -> None:
+    """Evaluate a JSONata expression or variable sample with ``$states`` and variables bound.
+
+    moto writes every variable and ``$states`` into the expression text as JSON literals
+    (strings unescaped) and hands the text to an evaluator hook it leaves empty; it finds the
+    ``$states`` parts to write with a pattern that reads any ``/`` as a regex, so after a
+    division ``$states.input`` went missing. Binding the values instead needs no text
+    surgery, and each expression is parsed once. A failure is States.QueryEvaluationError,
+    which a Catch can handle. Not reproduced: Step Functions' error for an expression that
+    evaluates to nothing (jsonata-python returns None for both nothing and null).
+    """
+    try:
+        env.stack.append(evaluate_jsonata(self.expression, variables_and_states(env)))
+    except JSONataEvaluationError as error:
+        raise _query_evaluation_error(env, error) from None
+
+
+def _keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Keep the failure of a service task's Arguments instead of renaming it.
+
+    Service tasks rename every error of theirs: a failed JSONata evaluation in a DynamoDB
+    task's Arguments became ``DynamoDB.AmazonDynamoDBException`` instead of
+    ``States.QueryEvaluationError``.
+    """
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, FailureEventException):
+            return ex.failure_event
+        return original(self, env, ex)
+
+    return from_error
+
+
+def _passed_on_error_name(error_name: str | None) -> Any:
+    """Name an error passed on by a branch or a Fail state, predefined ``States.*`` included.
+
+    moto wraps the error of a failed Parallel branch or Map iteration, and a Fail state's
+    dynamic Error, in a custom error name, which rejects the ``States.`` prefix: a branch
+    ending in States.DataLimitExceeded failed the whole execution with States.Runtime instead
+    of reaching the Parallel state's Catch, and so did a Fail state re-raising that error.
+    The same holds for the error of a mocked response's ``Throw``.
+    """
+    if error_name and error_name.startswith("States."):
+        with contextlib.suppress(ValueError):
+            return StatesErrorName(typ=StatesErrorNameType.from_name(error_name))
+    return CustomErrorName(error_name=error_name)
+
+
+def _scaled_wait(scale: Callable[[], float]) -> Callable[..., None]:
+    """Wait states sleep ``seconds * scale()`` so that a 10-second poll costs milliseconds."""
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * scale())
+
+    return wait_interval
+
+
+def _scaled_retry_interval(scale: Callable[[], float]) -> SimpleNamespace:
+    """Stands for the ``time`` module of moto's retrier: intervals sleep ``seconds * scale()``.
+
+    A Retry's IntervalSeconds, BackoffRate and MaxDelaySeconds scale like Wait states.
+    """
+    return SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale()))
+
+
+def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``$$.Execution.StartTime`` is an ISO 8601 string in Step Functions, not a datetime."""
+
+    def environment(self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        start = execution["StartTime"]
+        if hasattr(start, "isoformat"):
+            execution["StartTime"] = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return env
+
+    return environment
+
+
+#: Longest execution input StartExecution accepts, in UTF-8 bytes.
+MAX_INPUT_BYTES: Final = 256 * 1024
+
+
+def input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse an execution input over 256 KiB at StartExecution, as Step Functions does.
+
+    moto starts the execution and fails it only after its first state, which may already have
+    written to a table.
+    """
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if execution_input is not None and len(execution_input.encode()) > MAX_INPUT_BYTES:
+            raise ValidationException(
+                "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
+            )
+        return original(self, state_machine_arn, name, execution_input, *args, **kwargs)
+
+    return start_execution
+
+
+def generated_name(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Name an execution started without a name with a UUID, as Step Functions does.
+
+    moto named it ``None``: a second nameless start of the same state machine (a child started
+    by a Task state without ``Name``) was taken for the first one, or refused.
+    """
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    return start_execution
+
+
+#: How long StopExecution waits for a just-started execution to be set up (seconds).
+_SET_UP_SECONDS: Final = 5.0
+
+
+def _stopped_once_set_up(original: Callable[..., None]) -> Callable[..., None]:
+    """Stop a just-started execution once its worker has set it up.
+
+    moto's worker thread creates the execution's environment first thing; a StopExecution
+    before that (a parent stopping the child it has just started, the engine closing) failed
+    with ``AttributeError``.
+    """
+
+    def stop(self: Any, *args: Any, **kwargs: Any) -> None:
+        deadline = time.monotonic() + _SET_UP_SECONDS
+        while self.env is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        original(self, *args, **kwargs)
+
+    return stop
+
+
+def _signalled_end(ended: Callable[[str], None]) -> Callable[[Callable[..., None]], Any]:
+    """Call ``ended(execution_arn)`` when an execution has recorded its end.
+
+    Replaces ``terminated`` of moto's execution worker communication, so that callers wait on
+    an event (``run.completion``) instead of polling.
+    """
+
+    def signalled(original: Callable[..., None]) -> Callable[..., None]:
+        def terminated(self: Any) -> None:
+            original(self)
+            ended(self.execution.exec_arn)
+
+        return terminated
+
+    return signalled
+
+
+def jsonata_patches() -> list[Any]:
+    """JSONata expressions and variable samples evaluated with their bindings."""
+    return [
+        replace(evaluated, "_eval_body", _evaluate_with_bindings)
+        for evaluated in (string_expression.StringJSONata, string_expression.StringVariableSample)
+    ]
+
+
+def failure_event_patches() -> list[Any]:
+    """Service tasks keep a failure event instead of renaming it (``_keep_failure_events``)."""
+    return [
+        wrap(cls, "_from_error", _keep_failure_events)
+        for cls in service_tasks_naming_their_errors()
+    ]
+
+
+def patches(wait_scale: Callable[[], float], execution_ended: Callable[[str], None]) -> list[Any]:
+    """The other patches of this module: error names, the scaled clock, executions.
+
+    Parameters
+    ----------
+    wait_scale
+        Returns the factor applied to every Wait state's duration and Retry interval.
+    execution_ended
+        Called with an execution's ARN once its end (status, output or error) is recorded.
+    """
+    return [
+        *(
+            replace(module, "CustomErrorName", _passed_on_error_name)
+            for module in (branches_decl, iteration_worker, state_fail, mock_eval_utils)
+        ),
+        replace(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)),
+        replace(retrier_decl, "time", _scaled_retry_interval(wait_scale)),
+        wrap(ExecutionWorker, "_get_evaluation_environment", _iso_start_time),
+        wrap(BaseExecutionWorkerCommunication, "terminated", _signalled_end(execution_ended)),
+    ]
+
+
+def stop_patches() -> list[Any]:
+    """StopExecution of an execution that has just started (``_stopped_once_set_up``)."""
+    return [wrap(ExecutionWorker, "stop", _stopped_once_set_up)]
