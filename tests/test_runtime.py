@@ -30,7 +30,6 @@ from idempotent_workflows.runtime import (
     FieldSelection,
     InputJmespath,
     InvalidKeyError,
-    WholeInput,
     WorkflowDescription,
 )
 from idempotent_workflows.runtime.description import descriptor_comment
@@ -109,22 +108,31 @@ def test_an_embedded_and_prefixed_protocol_is_described_with_its_state_names():
     assert inner.table_name == outer.table_name
 
 
-def definition_with(comment: str) -> dict[str, Any]:
+def definition_with(comment: str, state: str = "AcquireLock") -> dict[str, Any]:
     acquire = {"Type": "Task", "Comment": comment, "Arguments": {"TableName": "T"}, "End": True}
-    return {"StartAt": "AcquireLock", "States": {"AcquireLock": acquire}}
+    return {"StartAt": state, "States": {state: acquire}}
+
+
+#: A descriptor as the protocol writes it.
+DESCRIPTOR = descriptor_comment(
+    namespace="Ns",
+    key=FieldSelection(("a.b", "c")),
+    payload_fields=["d"],
+    workflow_type="EXPRESS",
+    record_ttl_seconds=60,
+    lease_seconds=30,
+)
+
+
+def changed(**members: Any) -> str:
+    """The descriptor with members changed (None: removed)."""
+    descriptor = {**json.loads(DESCRIPTOR), **members}
+    return json.dumps({name: value for name, value in descriptor.items() if value is not None})
 
 
 def test_a_descriptor_round_trips_and_other_comments_are_ignored():
-    comment = descriptor_comment(
-        namespace="Ns",
-        key=FieldSelection(("a.b", "c")),
-        payload_fields=["d"],
-        workflow_type="EXPRESS",
-        record_ttl_seconds=60,
-        lease_seconds=30,
-    )
-    assert json.loads(comment)["idempotent-workflows"] == 1
-    (description,) = WorkflowDescription.from_definition(definition_with(comment))
+    assert json.loads(DESCRIPTOR)["idempotent-workflows"] == 1
+    (description,) = WorkflowDescription.from_definition(definition_with(DESCRIPTOR))
     assert description == WorkflowDescription(
         namespace="Ns",
         key=FieldSelection(("a.b", "c")),
@@ -135,34 +143,26 @@ def test_a_descriptor_round_trips_and_other_comments_are_ignored():
         table_name="T",
         state_names={"AcquireLock": "AcquireLock"},
     )
+    # A member added later within version 1 is ignored.
+    newer = changed(pollSeconds=10)
+    assert WorkflowDescription.from_definition(definition_with(newer)) == (description,)
     for other in ["Takes the lock", "{not json", '{"a": 1}', "[1]"]:
         assert WorkflowDescription.from_definition(definition_with(other)) == ()
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("comment", "state", "message"),
     [
-        ({"idempotent-workflows": 2}, "version 2; this library reads version 1"),
-        ({"key": {"jmespath": "a"}}, "Unknown key rule"),
-        ({"type": "FAST"}, "malformed"),
-        ({"namespace": None, "leaseSeconds": None}, "malformed"),
+        (changed(**{"idempotent-workflows": 2}), "AcquireLock", "version 2; this library reads"),
+        (changed(key={"jmespath": "a"}), "AcquireLock", "Unknown key rule"),
+        (changed(type="FAST"), "AcquireLock", "malformed"),
+        (changed(namespace=None), "AcquireLock", "malformed"),
+        (DESCRIPTOR, "ComputeKey", "only the protocol's AcquireLock state"),
     ],
 )
-def test_a_descriptor_it_cannot_read_is_refused_by_name(change, message):
-    comment = json.loads(
-        descriptor_comment(
-            namespace="Ns",
-            key=WholeInput(),
-            payload_fields=[],
-            workflow_type="STANDARD",
-            record_ttl_seconds=60,
-            lease_seconds=30,
-        )
-    )
-    comment.update(change)
-    comment = {k: v for k, v in comment.items() if v is not None}
+def test_a_descriptor_it_cannot_read_is_refused_by_name(comment, state, message):
     with pytest.raises(ValueError, match=message):
-        WorkflowDescription.from_definition(definition_with(json.dumps(comment)))
+        WorkflowDescription.from_definition(definition_with(comment, state))
 
 
 # -- against the records real executions write ---------------------------------------------------
