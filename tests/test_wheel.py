@@ -60,6 +60,11 @@ def test_the_wheel_carries_the_handlers_and_the_typing_marker(wheel):
     for handler in sorted((ROOT / "lambdas").glob("*/*.py")):
         assert f"idempotent_workflows/lambdas/{handler.parent.name}/{handler.name}" in names
     assert "idempotent_workflows/py.typed" in names
+    # The engine's JSONata: its Node script and the lock of the npm jsonata it installs.
+    jsonata = "idempotent_workflows/testing/jsonata/"
+    for shipped in ("step_functions.js", "npm/package.json", "npm/package-lock.json"):
+        assert jsonata + shipped in names
+    assert not [n for n in names if "node_modules" in n]
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
 
 
@@ -122,6 +127,14 @@ def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path):
     env = {
         "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
         "HOME": str(tmp_path),
+        # The engine installs npm jsonata into HOME's cache at first use: npm needs the same
+        # TLS and proxy settings as pip had (a CA for an intercepting proxy on some machines).
+        **{
+            name: value
+            for name, value in os.environ.items()
+            if name in ("NODE_EXTRA_CA_CERTS", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
+            or name.lower().startswith("npm_config_")
+        },
     }
     where = run([python, "-c", "import idempotent_workflows as m; print(m.__file__)"], project, env)
     assert Path(where.strip()).is_relative_to(venv)
@@ -130,6 +143,9 @@ def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path):
     # The tests synthesize the app (LocalEngine.deploy) and run it through the plugin's fixture.
     output = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert "1 passed" in output
+    # The engine installed npm jsonata at first use, into the user's cache, as for any user.
+    cache = tmp_path / ".cache" / "idempotent-workflows" / "jsonata-2.0.6"
+    assert (cache / "node_modules" / "jsonata" / "package.json").is_file()
 
 
 def test_the_testing_package_names_the_missing_extra():

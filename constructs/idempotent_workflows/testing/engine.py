@@ -22,6 +22,7 @@ from .deploy.naming import ACCOUNT
 from .deploy.resources import Deployer
 from .deploy.stack import DeployedStack
 from .isolation import isolated_from_aws
+from .jsonata.evaluator import SHARED as JSONATA
 from .moto_compat import MockTestCase
 from .run import contents
 from .run.completion import Completions
@@ -88,6 +89,9 @@ class LocalEngine:
     # -- lifecycle --------------------------------------------------------------------------
 
     def __enter__(self) -> LocalEngine:
+        # Here rather than in the first state that evaluates JSONata: a missing Node or jsonata
+        # is an exception in the test, naming the fix, not a failed execution.
+        JSONATA.start()
         stack = contextlib.ExitStack()
         stack.enter_context(isolated_from_aws(self.region))
         stack.enter_context(

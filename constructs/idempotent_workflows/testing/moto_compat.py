@@ -51,6 +51,21 @@ try:
         HistoryEventType,
         SendTaskFailureOutput,
     )
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_binding import (
+        AssignTemplateBindingValue,
+    )
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_value_array import (  # noqa: E501
+        AssignTemplateValueArray,
+    )
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_value_object import (  # noqa: E501
+        AssignTemplateValueObject,
+    )
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_value_terminal import (  # noqa: E501
+        AssignTemplateValueTerminalLit,
+        AssignTemplateValueTerminalStringJSONata,
+    )
+    from moto.stepfunctions.parser.asl.component.common.catch.catch_decl import CatchDecl
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
         CustomErrorName,
     )
@@ -64,12 +79,33 @@ try:
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (  # noqa: E501
         StatesErrorNameType,
     )
+    from moto.stepfunctions.parser.asl.component.common.jsonata.jsonata_template_binding import (  # noqa: E501
+        JSONataTemplateBinding,
+    )
+    from moto.stepfunctions.parser.asl.component.common.jsonata.jsonata_template_value_array import (  # noqa: E501
+        JSONataTemplateValueArray,
+    )
+    from moto.stepfunctions.parser.asl.component.common.jsonata.jsonata_template_value_object import (  # noqa: E501
+        JSONataTemplateValueObject,
+    )
+    from moto.stepfunctions.parser.asl.component.common.jsonata.jsonata_template_value_terminal import (  # noqa: E501
+        JSONataTemplateValueTerminalLit,
+        JSONataTemplateValueTerminalStringJSONata,
+    )
+    from moto.stepfunctions.parser.asl.component.common.outputdecl import Output
+    from moto.stepfunctions.parser.asl.component.common.parargs import Arguments, Parargs
     from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.component.common.query_language import QueryLanguageMode
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.common.string import string_expression
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison import (
+        ConditionJSONataLit,
+        ConditionStringJSONata,
+    )
+    from moto.stepfunctions.parser.asl.component.state.choice.state_choice import StateChoice
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
     from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
@@ -96,6 +132,7 @@ try:
         StateTaskServiceCallback,
     )
     from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
         WaitFunction,
     )
@@ -227,9 +264,7 @@ DYNAMODB_ITEM_OPERATIONS: Final = (
 
 #: Every attribute of moto that the engine replaces (``replace``, ``wrap``) or reads (below).
 INTERNALS: Final[tuple[Internal, ...]] = (
-    # stepfunctions.interpreter: JSONata, error names, Wait and Retry, executions
-    Internal(string_expression.StringJSONata, "_eval_body"),
-    Internal(string_expression.StringVariableSample, "_eval_body"),
+    # stepfunctions.interpreter: error names, Wait and Retry, executions
     Internal(StateTaskService, "_from_error", subclasses=True),
     Internal(branches_decl, "CustomErrorName"),
     Internal(iteration_worker, "CustomErrorName"),
@@ -296,6 +331,14 @@ INTERNALS: Final[tuple[Internal, ...]] = (
     Internal(result_path, "parse"),
     Internal(ExecutionWorker, "start"),
     Internal(ExecutionWorker, "_execution_logic"),
+    # stepfunctions.jsonata_fields: JSONata by npm jsonata, whole fields per request
+    Internal(string_expression.StringJSONata, "_eval_body"),
+    Internal(string_expression.StringVariableSample, "_eval_body"),
+    Internal(Parargs, "_eval_body"),
+    Internal(AssignDecl, "_eval_body"),
+    Internal(Output, "_eval_body"),
+    Internal(StateChoice, "_eval_state"),
+    Internal(StateChoice, "_eval_state_output"),
 )
 
 
@@ -339,6 +382,36 @@ def service_tasks_naming_their_errors() -> list[type[StateTaskService]]:
         pending.extend(cls.__subclasses__())
         if "_from_error" in vars(cls):
             found.append(cls)
+    return found
+
+
+def jsonata_states(program: Any) -> list[CommonStateField]:
+    """The states of a parsed program whose query language is JSONata, at every depth.
+
+    Parallel branches and Map iterations included: walks the components' attributes (moto
+    keeps states in dicts and lists of components).
+    """
+    found: list[CommonStateField] = []
+    seen: set[int] = set()
+    pending = [program]
+    while pending:
+        component = pending.pop()
+        moto_component = type(component).__module__.startswith("moto.")
+        if id(component) in seen or not moto_component or not hasattr(component, "__dict__"):
+            continue
+        seen.add(id(component))
+        if (
+            isinstance(component, CommonStateField)
+            and component.query_language.query_language_mode == QueryLanguageMode.JSONata
+        ):
+            found.append(component)
+        for value in vars(component).values():
+            if isinstance(value, dict):
+                pending.extend(value.values())
+            elif isinstance(value, list | tuple):
+                pending.extend(value)
+            elif hasattr(value, "__dict__"):
+                pending.append(value)
     return found
 
 
@@ -408,6 +481,7 @@ __all__ = [
     "boto_service_action",
     "executions",
     "from_boto_response",
+    "jsonata_states",
     "replace",
     "request_parameter",
     "run_execution_logic",
@@ -420,12 +494,23 @@ __all__ = [
     "wrap",
     "ActionResult",
     "AmazonStateLanguageParser",
+    "Arguments",
+    "AssignDecl",
+    "AssignTemplateBindingValue",
+    "AssignTemplateValueArray",
+    "AssignTemplateValueObject",
+    "AssignTemplateValueTerminalLit",
+    "AssignTemplateValueTerminalStringJSONata",
     "BackendExecution",
     "BaseExecutionWorkerCommunication",
     "CallbackOutcome",
     "CallbackOutcomeFailure",
     "CallbackOutcomeSuccess",
     "CallbackOutcomeTimedOut",
+    "CatchDecl",
+    "CommonStateField",
+    "ConditionJSONataLit",
+    "ConditionStringJSONata",
     "CustomErrorName",
     "DynamoDBBackend",
     "EmptyResult",
@@ -445,16 +530,24 @@ __all__ = [
     "InvalidExecutionInput",
     "InvalidName",
     "InvalidToken",
+    "JSONataTemplateBinding",
+    "JSONataTemplateValueArray",
+    "JSONataTemplateValueObject",
+    "JSONataTemplateValueTerminalLit",
+    "JSONataTemplateValueTerminalStringJSONata",
     "LambdaBackend",
     "LambdaSimpleBackend",
     "MockTestCase",
     "MockedResponse",
     "MockedResponseReturn",
     "MockedResponseThrow",
+    "Output",
+    "Parargs",
     "Program",
     "ResourceCondition",
     "SendTaskFailureOutput",
     "ServiceException",
+    "StateChoice",
     "StateMockedResponses",
     "StateTaskService",
     "StateTaskServiceCallback",

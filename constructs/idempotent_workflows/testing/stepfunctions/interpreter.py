@@ -12,18 +12,13 @@ import time
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from ..jsonata.evaluator import JSONataEvaluationError, evaluate_jsonata
 from ..moto_compat import (
     BaseExecutionWorkerCommunication,
     CustomErrorName,
-    EvaluationFailedEventDetails,
-    EventDetails,
     ExecutionWorker,
-    FailureEvent,
     FailureEventException,
-    HistoryEventType,
     StatesErrorName,
     StatesErrorNameType,
     ValidationException,
@@ -35,46 +30,8 @@ from ..moto_compat import (
     retrier_decl,
     service_tasks_naming_their_errors,
     state_fail,
-    string_expression,
-    variables_and_states,
     wrap,
 )
-
-
-def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException:
-    name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
-    return FailureEventException(
-        failure_event=FailureEvent(
-            env=env,
-            error_name=name,
-            event_type=HistoryEventType.EvaluationFailed,
-            event_details=cast(
-                EventDetails,
-                {
-                    "evaluationFailedEventDetails": EvaluationFailedEventDetails(
-                        error=name.error_name, cause=str(error)
-                    )
-                },
-            ),
-        )
-    )
-
-
-def _evaluate_with_bindings(self: Any, env: Any) -> None:
-    """Evaluate a JSONata expression or variable sample with ``$states`` and variables bound.
-
-    moto writes every variable and ``$states`` into the expression text as JSON literals
-    (strings unescaped) and hands the text to an evaluator hook it leaves empty; it finds the
-    ``$states`` parts to write with a pattern that reads any ``/`` as a regex, so after a
-    division ``$states.input`` went missing. Binding the values instead needs no text
-    surgery, and each expression is parsed once. A failure is States.QueryEvaluationError,
-    which a Catch can handle. Not reproduced: Step Functions' error for an expression that
-    evaluates to nothing (jsonata-python returns None for both nothing and null).
-    """
-    try:
-        env.stack.append(evaluate_jsonata(self.expression, variables_and_states(env)))
-    except JSONataEvaluationError as error:
-        raise _query_evaluation_error(env, error) from None
 
 
 def _keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -220,14 +177,6 @@ def _signalled_end(ended: Callable[[str], None]) -> Callable[[Callable[..., None
         return terminated
 
     return signalled
-
-
-def jsonata_patches() -> list[Any]:
-    """JSONata expressions and variable samples evaluated with their bindings."""
-    return [
-        replace(evaluated, "_eval_body", _evaluate_with_bindings)
-        for evaluated in (string_expression.StringJSONata, string_expression.StringVariableSample)
-    ]
 
 
 def failure_event_patches() -> list[Any]:

@@ -27,6 +27,7 @@ from . import (
     fast_paths,
     faults,
     interpreter,
+    jsonata_fields,
     nested_executions,
     services,
     stopping,
@@ -81,7 +82,7 @@ def patched_moto(
     """
     client_for = services.reused_clients()
     steps: list[Callable[[], list[Any]]] = [
-        interpreter.jsonata_patches,
+        jsonata_fields.patches,
         interpreter.failure_event_patches,
         lambda: callbacks.patches(wait_scale),
         lambda: [services.sqs_error_names_patch()],
