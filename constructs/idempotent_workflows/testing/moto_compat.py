@@ -32,6 +32,7 @@ import moto  # noqa: F401  (absent: the [testing] extra is not installed, testin
 try:
     import moto.backend_index as backend_index
     from moto import mock_aws
+    from moto.awslambda.exceptions import UnknownFunctionException
     from moto.awslambda.models import LambdaBackend
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.core.exceptions import ServiceException
@@ -50,6 +51,7 @@ try:
         ExecutionStatus,
         HistoryEventType,
         SendTaskFailureOutput,
+        TaskFailedEventDetails,
     )
     from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
     from moto.stepfunctions.parser.asl.component.common.assign.assign_template_binding import (
@@ -101,6 +103,7 @@ try:
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.component.state import state as state_module
     from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison import (
         ConditionJSONataLit,
         ConditionStringJSONata,
@@ -115,8 +118,10 @@ try:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
         lambda_eval_utils,
         mock_eval_utils,
+        state_task_lambda,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service,
         state_task_service_dynamodb,
         state_task_service_sfn,
         state_task_service_sns,
@@ -131,8 +136,14 @@ try:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
         StateTaskServiceCallback,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import (
+        StateTask,
+    )
     from moto.stepfunctions.parser.asl.component.state.fail import state_fail
     from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import (
+        Timestamp,
+    )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
         WaitFunction,
     )
@@ -339,6 +350,18 @@ INTERNALS: Final[tuple[Internal, ...]] = (
     Internal(Output, "_eval_body"),
     Internal(StateChoice, "_eval_state"),
     Internal(StateChoice, "_eval_state_output"),
+    # stepfunctions.aws_semantics: payload sizes, DynamoDB's names and results, Wait timestamps
+    Internal(state_module, "is_within_size_quota"),
+    Internal(state_task_lambda, "is_within_size_quota"),
+    Internal(state_task_service, "is_within_size_quota"),
+    Internal(StateTask, "_eval_parameters"),
+    Internal(state_task_lambda.StateTaskLambda, "_eval_parameters"),
+    *(
+        Internal(state_task_service_dynamodb.StateTaskServiceDynamoDB, name)
+        for name in ("_error_cause_from_client_error", "_eval_service_task")
+    ),
+    Internal(Timestamp, "_create_failure_event"),
+    Internal(Timestamp, "_from_timestamp_string"),
 )
 
 
@@ -549,6 +572,7 @@ __all__ = [
     "ServiceException",
     "StateChoice",
     "StateMockedResponses",
+    "StateTask",
     "StateTaskService",
     "StateTaskServiceCallback",
     "StatesErrorName",
@@ -556,7 +580,10 @@ __all__ = [
     "StepFunctionResponse",
     "StepFunctionsParserBackend",
     "SyncExecution",
+    "TaskFailedEventDetails",
     "TimeoutSeconds",
+    "Timestamp",
+    "UnknownFunctionException",
     "ValidationException",
     "WaitFunction",
     "backend_index",
@@ -570,6 +597,9 @@ __all__ = [
     "result_path",
     "retrier_decl",
     "state_fail",
+    "state_module",
+    "state_task_lambda",
+    "state_task_service",
     "state_task_service_dynamodb",
     "state_task_service_sfn",
     "state_task_service_sns",

@@ -83,12 +83,17 @@ def _scaled_retry_interval(scale: Callable[[], float]) -> SimpleNamespace:
     return SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale()))
 
 
-def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``$$.Execution.StartTime`` is an ISO 8601 string in Step Functions, not a datetime."""
+def _execution_context(original: Callable[..., Any]) -> Callable[..., Any]:
+    """The context object's ``Execution`` as Step Functions writes it.
+
+    ``StartTime`` is an ISO 8601 string, not a datetime; ``RedriveCount`` is there, 0 (the
+    engine never redrives), as "Accessing execution data from the Context object" lists it.
+    """
 
     def environment(self: Any) -> Any:
         env = original(self)
         execution = env.states.context_object.context_object_data["Execution"]
+        execution.setdefault("RedriveCount", 0)
         start = execution["StartTime"]
         if hasattr(start, "isoformat"):
             execution["StartTime"] = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -97,8 +102,9 @@ def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
     return environment
 
 
-#: Longest execution input StartExecution accepts, in UTF-8 bytes.
-MAX_INPUT_BYTES: Final = 256 * 1024
+#: The largest execution input, state input or output and task result: 256 KiB of UTF-8 (the
+#: bytes of its JSON text).
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
 
 
 def input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,10 +122,13 @@ def input_length_limit(original: Callable[..., Any]) -> Callable[..., Any]:
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        if execution_input is not None and len(execution_input.encode()) > MAX_INPUT_BYTES:
+        if (
+            execution_input is not None
+            and len(execution_input.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES
+        ):
             raise ValidationException(
                 "1 validation error detected: Value at 'input' failed to satisfy constraint: "
-                f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
+                f"Member must have length less than or equal to {MAX_PAYLOAD_BYTES}"
             )
         return original(self, state_machine_arn, name, execution_input, *args, **kwargs)
 
@@ -204,7 +213,7 @@ def patches(wait_scale: Callable[[], float], execution_ended: Callable[[str], No
         ),
         replace(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)),
         replace(retrier_decl, "time", _scaled_retry_interval(wait_scale)),
-        wrap(ExecutionWorker, "_get_evaluation_environment", _iso_start_time),
+        wrap(ExecutionWorker, "_get_evaluation_environment", _execution_context),
         wrap(BaseExecutionWorkerCommunication, "terminated", _signalled_end(execution_ended)),
     ]
 

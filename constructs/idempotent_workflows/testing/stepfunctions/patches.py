@@ -23,6 +23,7 @@ from ..moto_compat import (
     wrap,
 )
 from . import (
+    aws_semantics,
     callbacks,
     fast_paths,
     faults,
@@ -95,6 +96,7 @@ def patched_moto(
         fast_paths.patches,
         interpreter.stop_patches,
         faults.patches,
+        aws_semantics.patches,
     ]
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock_aws_executing_state_machines())
