@@ -32,22 +32,12 @@ _JSONATA = re.compile(r"\A\{%(.*)%\}\Z", re.DOTALL)
 
 
 def definition_expressions(value: Any) -> set[str]:
-    """Every JSONata expression (the text inside ``{% %}``) in an ASL document."""
+    """Every JSONata expression (the text inside ``{% %}``) in an ASL document or template."""
     if isinstance(value, dict):
         return set().union(*map(definition_expressions, value.values()))
     if isinstance(value, list):
         return set().union(*map(definition_expressions, value))
     match = _JSONATA.match(value) if isinstance(value, str) else None
-    return {match.group(1).strip()} if match else set()
-
-
-def template_expressions(template: Any) -> set[str]:
-    """The expressions (inside ``{% %}``) of a field template or a Choice condition."""
-    if isinstance(template, dict):
-        return set().union(*map(template_expressions, template.values()))
-    if isinstance(template, list):
-        return set().union(*map(template_expressions, template))
-    match = _JSONATA.match(template) if isinstance(template, str) else None
     return {match.group(1).strip()} if match else set()
 
 
@@ -69,7 +59,7 @@ class Recorder:
             templates += [template for _, fields in rules for _, template in fields]
             templates += [template for _, template in otherwise]
         with self._lock:
-            self.evaluations |= {(e, bindings) for e in template_expressions(templates)}
+            self.evaluations |= {(e, bindings) for e in definition_expressions(templates)}
         return self._request(payload)
 
 

@@ -26,7 +26,7 @@ _names = itertools.count()
 CAUSE_PREFIX = "An error occurred while executing the state"
 
 
-def deploy(engine: Any, states: Callable[[Stack], dict[str, Any]], start: str) -> Any:
+def deploy(engine: Any, states: Callable[[Stack], dict[str, Any]], start: str = "State") -> Any:
     """Deploy a JSONata state machine whose states ``states(stack)`` returns, starting at
     ``start``; the stack is there for the resources the states use (tokens resolve)."""
     stack = Stack(new_app(), f"Semantics{next(_names)}")
@@ -35,6 +35,18 @@ def deploy(engine: Any, states: Callable[[Stack], dict[str, Any]], start: str) -
         stack, "Machine", definition_body=sfn.DefinitionBody.from_string(json.dumps(definition))
     )
     return engine.deploy(stack)
+
+
+def alone(state: dict[str, Any]) -> dict[str, Any]:
+    """The states of a state machine of one state, ``State``."""
+    return {"State": {**state, "End": True}}
+
+
+def lambda_invoke(function_name: str, payload: Any, **fields: Any) -> dict[str, Any]:
+    """A Lambda task state (Step Functions' optimized integration)."""
+    arguments = {"FunctionName": function_name, "Payload": payload}
+    resource = "arn:aws:states:::lambda:invoke"
+    return {"Type": "Task", "Resource": resource, "Arguments": arguments, **fields}
 
 
 def work_function(stack: Stack) -> str:
@@ -64,13 +76,8 @@ def test_payloads_are_measured_in_utf8_bytes(local_engine):
     a task's, state's or execution's input or output is at most 256 KiB "of data as a UTF-8
     encoded string". 100,000 "é" are 200,002 bytes of JSON (600,002 as \\u escapes);
     140,000 are over the limit, and the state fails with States.DataLimitExceeded."""
-    deployed = deploy(
-        local_engine,
-        lambda stack: {
-            "Text": {"Type": "Pass", "Output": "{% $pad('', $states.input.n, 'é') %}", "End": True}
-        },
-        "Text",
-    )
+    text = {"Type": "Pass", "Output": "{% $pad('', $states.input.n, 'é') %}"}
+    deployed = deploy(local_engine, lambda stack: alone(text))
     fits = deployed.run({"n": 100_000})
     assert fits.status == "SUCCEEDED" and fits.output == "é" * 100_000
     too_large = deployed.run({"n": 140_000})
@@ -82,20 +89,9 @@ def test_a_tasks_input_after_arguments_is_measured_too(local_engine):
     concepts-error-handling.html), States.DataLimitExceeded: reported "when, after Parameters
     processing, the input of a state is larger than the payload size quota". Arguments is
     JSONata's Parameters: the function is never invoked."""
+    payload = {"text": "{% $pad('', 140000, 'é') %}"}
     deployed = deploy(
-        local_engine,
-        lambda stack: {
-            "Invoke": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Arguments": {
-                    "FunctionName": work_function(stack),
-                    "Payload": {"text": "{% $pad('', 140000, 'é') %}"},
-                },
-                "End": True,
-            }
-        },
-        "Invoke",
+        local_engine, lambda stack: alone(lambda_invoke(work_function(stack), payload))
     )
     execution = deployed.run({})
     assert execution.error == "States.DataLimitExceeded"
@@ -149,7 +145,7 @@ def test_an_expression_that_evaluates_to_nothing_fails_its_field(
     step-functions/latest/apireference/API_EvaluationFailedEventDetails.html): a JSONata
     failure is States.QueryEvaluationError, recorded with the field's location. The cause's
     wording is the one AWS executions record for an expression that returns nothing."""
-    deployed = deploy(local_engine, lambda stack: {"State": {**state, "End": True}}, "State")
+    deployed = deploy(local_engine, lambda stack: alone(state))
     execution = deployed.run({"present": 1})
     assert execution.error == "States.QueryEvaluationError"
     assert execution.cause.startswith(CAUSE_PREFIX + " 'State'")
@@ -235,18 +231,7 @@ def test_an_unknown_function_is_lambda_resource_not_found(local_engine):
     ``Lambda.<exception>``; Lambda's Invoke answers an unknown function with
     ResourceNotFoundException (https://docs.aws.amazon.com/lambda/latest/api/
     API_Invoke.html)."""
-    deployed = deploy(
-        local_engine,
-        lambda stack: {
-            "Invoke": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Arguments": {"FunctionName": "no-such-function", "Payload": {}},
-                "End": True,
-            }
-        },
-        "Invoke",
-    )
+    deployed = deploy(local_engine, lambda stack: alone(lambda_invoke("no-such-function", {})))
     execution = deployed.run({})
     assert execution.error == "Lambda.ResourceNotFoundException"
     assert (
@@ -261,16 +246,7 @@ def test_a_lambda_result_carries_the_executed_version(local_engine):
     unqualified function), ``Payload`` and ``StatusCode``."""
     deployed = deploy(
         local_engine,
-        lambda stack: {
-            "Invoke": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Arguments": {"FunctionName": work_function(stack), "Payload": {}},
-                "Output": "{% $states.result %}",
-                "End": True,
-            }
-        },
-        "Invoke",
+        lambda stack: alone(lambda_invoke(work_function(stack), {}, Output="{% $states.result %}")),
     )
     result = deployed.run({}).output
     assert result["ExecutedVersion"] == "$LATEST"
@@ -300,16 +276,14 @@ def test_dynamodb_validation_errors_are_named_as_step_functions_names_them(
     ``DynamoDb.DynamoDbException``."""
     deployed = deploy(
         local_engine,
-        lambda stack: {
-            "Read": {
+        lambda stack: alone(
+            {
                 "Type": "Task",
                 "Resource": resource,
                 # The table's key is "id": a key without it does not match the schema.
                 "Arguments": {"TableName": table_name(stack), "Key": {"other": {"S": "x"}}},
-                "End": True,
             }
-        },
-        "Read",
+        ),
     )
     execution = deployed.run({})
     assert execution.error == error
@@ -360,13 +334,8 @@ def test_the_execution_in_the_context_object_has_its_redrive_count(local_engine)
     step-functions/latest/dg/input-output-contextobject.html): ``Execution`` holds ``Id``,
     ``Input``, ``Name``, ``RoleArn``, ``StartTime`` and ``RedriveCount`` (0 until the
     execution is redriven)."""
-    deployed = deploy(
-        local_engine,
-        lambda stack: {
-            "Read": {"Type": "Pass", "Output": "{% $states.context.Execution %}", "End": True}
-        },
-        "Read",
-    )
+    read = {"Type": "Pass", "Output": "{% $states.context.Execution %}"}
+    deployed = deploy(local_engine, lambda stack: alone(read))
     execution = deployed.run({"a": 1}).output
     assert execution["RedriveCount"] == 0
     assert {"Id", "Input", "Name", "RoleArn", "StartTime"} <= set(execution)
@@ -381,13 +350,8 @@ def test_a_wait_timestamp_that_is_no_timestamp_fails(local_engine, when):
     state-wait.html): ``Timestamp`` must be an ISO 8601 timestamp (RFC 3339 profile, an
     uppercase T, Z for no offset); in JSONata states it may be an expression, whose failure
     is States.QueryEvaluationError. A valid timestamp in the past does not wait."""
-    deployed = deploy(
-        local_engine,
-        lambda stack: {
-            "Wait": {"Type": "Wait", "Timestamp": "{% $states.input.when %}", "End": True}
-        },
-        "Wait",
-    )
+    wait = {"Type": "Wait", "Timestamp": "{% $states.input.when %}"}
+    deployed = deploy(local_engine, lambda stack: alone(wait))
     assert deployed.run({"when": "2020-01-31T12:00:00Z"}).status == "SUCCEEDED"
     execution = deployed.run({"when": when})
     assert execution.error == "States.QueryEvaluationError"
@@ -430,17 +394,8 @@ def test_jsonata_answers_as_javascript_jsonata_does(local_engine):
     JSONata 2.0.6, whose implementation is JavaScript's (npm jsonata 2.0.6). A state's Output
     gives what jsonata 2.0.6 itself answers for JavaScript's strings, regular expressions,
     numbers and dates."""
-    deployed = deploy(
-        local_engine,
-        lambda stack: {
-            "Probe": {
-                "Type": "Pass",
-                "Output": {name: "{% " + e + " %}" for name, e in JAVASCRIPT_SEMANTICS.items()},
-                "End": True,
-            }
-        },
-        "Probe",
-    )
+    outputs = {name: "{% " + e + " %}" for name, e in JAVASCRIPT_SEMANTICS.items()}
+    deployed = deploy(local_engine, lambda stack: alone({"Type": "Pass", "Output": outputs}))
     bindings = {"states": {"input": {"big": 2**53 + 1}}}
     output = deployed.run(bindings["states"]["input"]).output
     reference = JSONataReference(step_functions=False)
