@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,7 @@ JSONATA_VERSION: Final[str] = json.loads((NPM_PROJECT / "package.json").read_tex
 MIN_NODE_MAJOR: Final = 18
 #: How long an install may take (npm's own network retries included), in seconds.
 INSTALL_TIMEOUT_SECONDS: Final = 300
+_NPM_ERROR: Final = re.compile(r"npm (error|ERR!) ?")
 
 
 class JSONataRuntimeMissing(RuntimeError):
@@ -136,7 +138,8 @@ def _npm_ci(npm: str, folder: Path) -> None:
     if not reason and installed_version(folder / "node_modules") != JSONATA_VERSION:
         reason = "npm ci left no jsonata behind"
     if reason:
-        errors = [line.removeprefix("npm error ") for line in said if line.startswith("npm err")]
+        # npm 10 and later write "npm error ...", older ones "npm ERR! ...".
+        errors = [_NPM_ERROR.sub("", line) for line in said if _NPM_ERROR.match(line)]
         raise JSONataRuntimeMissing(
             f"Could not install npm jsonata {JSONATA_VERSION}, the JSONata Step Functions "
             f"implements, into {cache_dir()}: {reason}"
