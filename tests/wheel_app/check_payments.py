@@ -1,9 +1,13 @@
 """The user's offline tests: the `local_engine` fixture comes from the wheel's pytest plugin."""
 
+import json
+import urllib.request
+
 from aws_cdk import App
 from payments_app import build
 
 from idempotent_workflows import ProtocolState
+from idempotent_workflows.examples import PaymentsApiStack
 from idempotent_workflows.examples.warehouse import WarehouseSimulator
 
 
@@ -47,3 +51,25 @@ def test_the_users_workflows_run_their_work_once(local_engine):
     assert first.status == duplicate.status == "SUCCEEDED"
     assert duplicate.output["Payment"] == first.output["Payment"]
     assert orders.function("Charge").invocations == 1
+
+
+def post(url, body, key):
+    """POST JSON with urllib, as any HTTP client would: (status, parsed body)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
+    with urllib.request.urlopen(request) as answer:
+        return answer.status, json.load(answer)
+
+
+def test_the_payments_api_answers_a_retry_from_the_record(local_engine):
+    """Real HTTP to the example API: mapping templates (VTL), StartSyncExecution, the record."""
+    api = local_engine.deploy(PaymentsApiStack(App(), "Api"))
+    with api.serve_api() as served:
+        payment = {"amount": 25, "currency": "EUR"}
+        first, retry = (post(f"{served.url}/payments", payment, "k-1") for _ in range(2))
+    assert first == retry
+    assert first[0] == 201 and first[1]["status"] == "CHARGED"
+    assert api.function("ChargeFunction").invocations == 1
