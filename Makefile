@@ -60,7 +60,7 @@ test: setup
 # (hypothesis profile "fuzz" in tests/conftest.py); failures are kept in .hypothesis/ to replay.
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_properties.py tests/test_jsonata_fidelity.py \
-		tests/test_jsonata_engine.py
+		tests/test_jsonata_engine.py tests/test_runtime_keys.py
 
 typecheck: setup
 	$(PY) -m mypy

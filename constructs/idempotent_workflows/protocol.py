@@ -31,6 +31,7 @@ from .private.jsonata_expressions import (
 from .private.jsonpath_work import JsonataWork
 from .private.props import ProtocolProps
 from .retry import RetryPolicy
+from .runtime.description import descriptor_comment
 from .states import ProtocolState as S
 from .table import IdempotencyTable, RecordStatus
 
@@ -229,6 +230,15 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             condition=r.ACQUIRE_CONDITION,
             return_values=tasks.DynamoReturnValues.ALL_NEW,
             assign={_KEY_VARIABLE: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
+            # What runtime code needs to compute the same keys (WorkflowDescription).
+            comment=descriptor_comment(
+                namespace=self.key_namespace,
+                key=self.key.rule,
+                payload_fields=self.payload_fields,
+                workflow_type=self.workflow_type.value,
+                record_ttl_seconds=self.record_ttl_seconds,
+                lease_seconds=self.lease_seconds,
+            ),
         )
         acquire.add_catch(
             self._read_record(lock_wait_timeout, acquire),
@@ -387,6 +397,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         result: str | None = None,
         return_values: tasks.DynamoReturnValues | None = None,
         assign: Mapping[str, Any] | None = None,
+        comment: str | None = None,
     ) -> tasks.DynamoUpdateItem:
         """A conditional UpdateItem on the record, with exactly the placeholders it uses."""
         values = {
@@ -424,6 +435,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             },
             return_values=return_values,
             assign=assign,
+            comment=comment,
             outputs=jsonata("$states.input"),
         )
         self.retry.apply(task)

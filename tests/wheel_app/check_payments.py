@@ -9,6 +9,7 @@ from payments_app import build
 from idempotent_workflows import ProtocolState
 from idempotent_workflows.examples import PaymentsApiStack
 from idempotent_workflows.examples.warehouse import WarehouseSimulator
+from idempotent_workflows.runtime import WorkflowDescription
 
 
 def test_the_users_workflows_run_their_work_once(local_engine):
@@ -22,6 +23,9 @@ def test_the_users_workflows_run_their_work_once(local_engine):
     assert duplicate.output == first.output
     assert duplicate.states_entered[-1] == ProtocolState.RETURN_STORED_RESULT
     assert demo.function("RandomFailure").invocations == 1
+    # The installed runtime computes the record's id (JMESPath mode: the shipped handler).
+    (described,) = WorkflowDescription.describe(demo.state_machine(), local_engine.sfn)
+    assert [item["id"] for item in demo.items()] == [described.record_id(event)]
 
     transactions = local_engine.deploy(stacks["transactions"])
     chargeback = {"TransactionType": "CHARGEBACK", "TransactionId": "c-1", "Amount": 3}

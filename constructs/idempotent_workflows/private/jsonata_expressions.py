@@ -1,7 +1,9 @@
 """JSONata building blocks of the protocol's states: keys, clocks, JSON text and error causes.
 
 Keys, clocks and stored results are computed by Step Functions itself, so the idempotency
-machinery needs no Lambda function (docs/protocol.md).
+machinery needs no Lambda function (docs/protocol.md). ``runtime/hashing.py`` computes the
+same keys in Python: a change to the key expression changes it too (its differential test
+against the reference JSONata fails until it does).
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Final
 
-#: Largest string handed to one ``$hash`` call; Step Functions' hash functions accept at most
-#: 10,000 characters, longer key material is hashed in chunks of this size.
-HASH_CHUNK: Final = 8000
+from ..runtime.hashing import HASH_CHUNK
 
 # JSON text of any value. `$string` gives JSON for everything but a string, which it returns
 # unquoted; a string is quoted by stringifying a one-element array and cutting the brackets off.
