@@ -305,6 +305,26 @@ def test_difference_conditional_writes_of_executions_are_not_atomic():
     assert "_update_item" in ITEM_OPERATIONS and "_transact_write_items" in ITEM_OPERATIONS
 
 
+def test_difference_execution_names_are_taken_whatever_the_status_type_or_alphabet(
+    deployed: MiniStack,
+):
+    """Step Functions (Standard) answers the running execution to the same name and input,
+    starts a new execution at every Express start whatever the name, and refuses names with
+    white space or ``/`` (``InvalidName``). MiniStack refuses any name it has seen
+    (``ExecutionAlreadyExists``), running or not, Express too, and takes any name. The
+    workflow client copes: a refused name it describes, and a RUNNING execution it waits for."""
+    sfn = deployed.client("stepfunctions")
+    express = only_state_machine(deployed, "TransactionExpress")
+    document = json.dumps({**PURCHASE, "TransactionId": "names"})
+    first = sfn.start_execution(stateMachineArn=express, name="a b/c", input=document)
+    assert first["executionArn"].endswith(":a b/c")  # Step Functions: InvalidName
+    with pytest.raises(botocore.exceptions.ClientError) as refused:  # Step Functions: started
+        sfn.start_execution(stateMachineArn=express, name="a b/c", input=document)
+    assert refused.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    source = Path(importlib.util.find_spec("ministack.services.stepfunctions").origin)
+    assert "if exec_arn in _executions:" in source.read_text()  # whatever its status and input
+
+
 # --- make run's path, hostile settings, and stopping ---
 
 

@@ -24,6 +24,7 @@ from ..moto_compat import (
 )
 from . import (
     callbacks,
+    execution_names,
     fast_paths,
     faults,
     interpreter,
@@ -35,10 +36,14 @@ from . import (
 
 
 def _starts(test_case_for: Callable[[str, str], MockTestCase]) -> list[Any]:
-    """StartExecution and StartSyncExecution: input limit, test case; generated names."""
+    """StartExecution and StartSyncExecution: input limit, test case; names generated.
+
+    StartExecution also checks and takes names as Step Functions does (``execution_names``).
+    """
 
     def start(original: Callable[..., Any]) -> Callable[..., Any]:
-        started = interpreter.generated_name(interpreter.input_length_limit(original))
+        named = execution_names.names_as_step_functions(original)
+        started = interpreter.generated_name(interpreter.input_length_limit(named))
         return faults.test_case_from_arn(started, test_case_for)
 
     start_sync = interpreter.input_length_limit(sync_execution.start_sync_execution)
