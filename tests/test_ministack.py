@@ -31,6 +31,7 @@ from conftest import CONTEXT, EXAMPLE_STACKS, WORKFLOW_STACKS
 from idempotent_workflows import IdempotentWorkflow
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import add_example_stacks
+from idempotent_workflows.runtime import WorkflowClient
 from idempotent_workflows.testing import Execution
 from idempotent_workflows.testing.ministack import MiniStack, port_is_free, run_execution
 from idempotent_workflows.testing.ministack.emulator import ITEM_OPERATIONS
@@ -224,6 +225,23 @@ def test_failure_is_recorded_and_the_retry_runs_the_work(deployed: MiniStack):
 def test_unknown_transaction_type_fails_with_the_named_error(deployed: MiniStack):
     execution = run(deployed, "TransactionExpress", {**PURCHASE, "TransactionType": "GIFT"})
     assert (execution.status, execution.error) == ("FAILED", "Transaction.UnknownType")
+
+
+def test_the_client_answers_duplicates_by_name_on_ministack(deployed: MiniStack):
+    """Although MiniStack refuses a running execution's name with the same input (see the
+    difference below), the client describes it and waits: one execution, one answer."""
+    machine = only_state_machine(deployed, "TransactionStandard")
+    client = WorkflowClient(machine, client=deployed.client("stepfunctions"), poll_seconds=0.1)
+    purchase = {**PURCHASE, "TransactionId": "by-name"}
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda _: client.run(purchase), range(5)))
+    assert {answer.execution_arn for answer in answers} == {answers[0].execution_arn}
+    assert [answer.output for answer in answers] == [answers[0].output] * 5
+    later = client.run(purchase)
+    assert later.replayed and later.output == answers[0].output
+    sfn = deployed.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert [e["name"] for e in listed].count(client.execution_name(purchase)) == 1
 
 
 # --- Where MiniStack is not Step Functions: pinned, so an upgrade that changes one shows up ---
