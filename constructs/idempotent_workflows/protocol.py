@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
 import jsii
 from aws_cdk import Duration
@@ -35,13 +36,26 @@ from .runtime.description import descriptor_comment
 from .states import ProtocolState as S
 from .table import IdempotencyTable, RecordStatus
 
-# Workflow variables, prefixed so they do not clash with the variables of the wrapped work.
-_KEY_VARIABLE: Final = "idemKey"
-_RECORD_VARIABLE: Final = "idemRecord"
-_POLLS_VARIABLE: Final = "idemPolls"
-_ERROR_VARIABLE: Final = "idemError"
-_PAYLOAD_VARIABLE: Final = "idemPayload"
+#: Default prefix of the protocol's workflow variables (``idemKey``, ``idemRecord``...), so
+#: that they do not clash with the variables of the wrapped work.
+DEFAULT_VARIABLE_PREFIX: Final = "idem"
+#: What a variable prefix may be: the start of a JSONata variable name.
+_VARIABLE_PREFIX: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
+
+
+class _Variables(NamedTuple):
+    """The names of the protocol's workflow variables: ``<prefix>Key``, ``<prefix>Record``..."""
+
+    key: str
+    record: str
+    polls: str
+    error: str
+    payload: str
+
+    @classmethod
+    def prefixed(cls, prefix: str) -> _Variables:
+        return cls(*(prefix + field.capitalize() for field in cls._fields))
 
 
 class IdempotencyProtocol(sfn.StateMachineFragment):
@@ -100,14 +114,19 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         a later one with the same key but other values ends with
         ``Idempotency.PayloadMismatch`` without running the work or touching the record.
         Default: none.
+    variable_prefix
+        Prefix of the protocol's workflow variables (``<prefix>Key``, ``<prefix>Record``...).
+        Default ``"idem"``. A protocol nested in another one's work needs its own, as Step
+        Functions refuses an inner state assigning a variable of an enclosing scope; give it
+        its own state names too (``prefix_states``) and key namespace.
 
     Raises
     ------
     TypeError
         If a prop has the wrong type (the message names the prop and what to pass).
     ValueError
-        If a value is out of range, the work uses JSONPath, or the configuration cannot fit
-        an Express execution.
+        If a value is out of range, the work uses JSONPath, the configuration cannot fit
+        an Express execution, or ``variable_prefix`` is not the start of a variable name.
 
     Attributes
     ----------
@@ -145,7 +164,15 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
         dynamodb_retry: RetryPolicy | None = None,
         payload_fields: Sequence[str] = (),
+        variable_prefix: str = DEFAULT_VARIABLE_PREFIX,
     ) -> None:
+        if not isinstance(variable_prefix, str) or not _VARIABLE_PREFIX.fullmatch(variable_prefix):
+            raise ValueError(
+                f"{ProtocolProps.OWNER}: variable_prefix must be a letter followed by letters, "
+                f"digits or underscores, got {variable_prefix!r}: pass for example "
+                'variable_prefix="payment".'
+            )
+        self._variables = _Variables.prefixed(variable_prefix)
         props = ProtocolProps(
             work=work,
             table=table,
@@ -200,8 +227,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         fail_with_work_error = sfn.Fail.jsonata(
             self,
             S.FAIL_WITH_WORK_ERROR,
-            error=jsonata(f"${_ERROR_VARIABLE}.Error"),
-            cause=jsonata(cause_of(f"${_ERROR_VARIABLE}")),
+            error=jsonata(f"${self._variables.error}.Error"),
+            cause=jsonata(cause_of(f"${self._variables.error}")),
         )
         lock_lost = sfn.Fail.jsonata(
             self,
@@ -218,8 +245,9 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             S.LOCK_WAIT_TIMEOUT,
             error=IdempotencyError.LOCK_WAIT_TIMEOUT.value,
             cause=jsonata(
-                f"'Execution ' & ${_RECORD_VARIABLE}.{r.EXECUTION_ATTRIBUTE}.S & ' still holds "
-                f"the lock after {self.max_polls} polls, {self.poll_interval_seconds} s apart.'"
+                f"'Execution ' & ${self._variables.record}.{r.EXECUTION_ATTRIBUTE}.S"
+                f" & ' still holds the lock after {self.max_polls} polls, "
+                f"{self.poll_interval_seconds} s apart.'"
             ),
         )
 
@@ -229,7 +257,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             update=r.ACQUIRE_UPDATE_WITH_PAYLOAD if self._fingerprint else r.ACQUIRE_UPDATE,
             condition=r.ACQUIRE_CONDITION,
             return_values=tasks.DynamoReturnValues.ALL_NEW,
-            assign={_KEY_VARIABLE: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
+            assign={self._variables.key: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
             # What runtime code needs to compute the same keys (WorkflowDescription).
             comment=descriptor_comment(
                 namespace=self.key_namespace,
@@ -244,9 +272,13 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self._read_record(lock_wait_timeout, acquire),
             errors=[_CONDITIONAL_CHECK_FAILED],
             assign={
-                _KEY_VARIABLE: jsonata(key),
-                _POLLS_VARIABLE: 0,
-                **({_PAYLOAD_VARIABLE: jsonata(self._fingerprint)} if self._fingerprint else {}),
+                self._variables.key: jsonata(key),
+                self._variables.polls: 0,
+                **(
+                    {self._variables.payload: jsonata(self._fingerprint)}
+                    if self._fingerprint
+                    else {}
+                ),
             },
             outputs=jsonata("$states.input"),
         )
@@ -258,10 +290,10 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
 
         record_failure = self._update(
             S.RECORD_FAILURE,
-            key=f"${_KEY_VARIABLE}",
+            key=f"${self._variables.key}",
             update=r.FAIL_UPDATE,
             condition=r.OWNS_LOCK,
-            result=to_json(f"${_ERROR_VARIABLE}"),
+            result=to_json(f"${self._variables.error}"),
         )
         record_failure.next(fail_with_work_error)
         record_failure.add_catch(fail_with_work_error, errors=["States.ALL"])
@@ -276,12 +308,12 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         self.node.add_validation(JsonataWork(self._owner, run_work))
         self.node.add_validation(_RunsInItsMachineType(self, run_work))
         catch_every_error(
-            run_work, record_failure, assign={_ERROR_VARIABLE: jsonata("$states.errorOutput")}
+            run_work, record_failure, assign={self._variables.error: jsonata("$states.errorOutput")}
         )
 
         store_result = self._update(
             S.STORE_RESULT,
-            key=f"${_KEY_VARIABLE}",
+            key=f"${self._variables.key}",
             update=r.SUCCEED_UPDATE,
             condition=r.OWNS_LOCK,
             result=to_json("$states.input"),
@@ -291,7 +323,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             store_result,
             record_failure,
             assign={
-                _ERROR_VARIABLE: jsonata(
+                self._variables.error: jsonata(
                     f"{{'Error': {literal(IdempotencyError.RESULT_NOT_STORED.value)},"
                     " 'Cause': 'The work succeeded but its result could not be stored: '"
                     " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause}"
@@ -312,19 +344,21 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
 
     def _read_record(self, lock_wait_timeout: sfn.Fail, acquire: sfn.State) -> sfn.IChainable:
         """Read the record strongly consistently and decide: return, wait, or acquire again."""
-        record = f"${_RECORD_VARIABLE}"
+        record = f"${self._variables.record}"
         read = tasks.DynamoGetItem.jsonata(
             self,
             S.READ_RECORD,
             table=self.table,
             key={
                 r.KEY_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(
-                    jsonata(f"${_KEY_VARIABLE}")
+                    jsonata(f"${self._variables.key}")
                 )
             },
             consistent_read=True,
             assign={
-                _RECORD_VARIABLE: jsonata("$exists($states.result.Item) ? $states.result.Item : {}")
+                self._variables.record: jsonata(
+                    "$exists($states.result.Item) ? $states.result.Item : {}"
+                )
             },
             outputs=jsonata("$states.input"),
         )
@@ -338,7 +372,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self,
             S.WAIT_FOR_LOCK,
             time=sfn.WaitTime.duration(Duration.seconds(self.poll_interval_seconds)),
-            assign={_POLLS_VARIABLE: jsonata(f"${_POLLS_VARIABLE} + 1")},
+            assign={self._variables.polls: jsonata(f"${self._variables.polls} + 1")},
         )
         status = f"{record}.{r.STATUS_ATTRIBUTE}.S"
         fresh = f"$number({record}.`{r.TTL_ATTRIBUTE}`.N) >= {NOW}"
@@ -356,14 +390,15 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
                 S.PAYLOAD_MISMATCH,
                 error=IdempotencyError.PAYLOAD_MISMATCH.value,
                 cause=jsonata(
-                    f"'The idempotency key ' & ${_KEY_VARIABLE} & ' was taken by a request with "
-                    f"other values of {fields}: send a new key for a different request.'"
+                    f"'The idempotency key ' & ${self._variables.key}"
+                    f" & ' was taken by a request with other values of {fields}: "
+                    "send a new key for a different request.'"
                 ),
             )
             check.when(
                 sfn.Condition.jsonata(
                     jsonata(
-                        f"$exists({stored}) and {stored} != ${_PAYLOAD_VARIABLE}"
+                        f"$exists({stored}) and {stored} != ${self._variables.payload}"
                         f" and (({succeeded}) or ({held}))"
                     )
                 ),
@@ -376,7 +411,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             )
             .when(
                 sfn.Condition.jsonata(
-                    jsonata(f"{held} and ${_POLLS_VARIABLE} >= {self.max_polls}")
+                    jsonata(f"{held} and ${self._variables.polls} >= {self.max_polls}")
                 ),
                 lock_wait_timeout,
             )
@@ -462,6 +497,7 @@ class _ProtocolOfProps(IdempotencyProtocol):
     def __init__(
         self, scope: Construct, id: str, props: ProtocolProps, table: dynamodb.ITable
     ) -> None:
+        self._variables = _Variables.prefixed(DEFAULT_VARIABLE_PREFIX)
         self._construct(scope, id, props, table)
 
 
