@@ -35,9 +35,12 @@ from idempotent_workflows import IdempotencyKey
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import (
     IdempotentWorkflowStack,
+    OrderFlowStack,
     TransactionStack,
     add_example_stacks,
 )
+from idempotent_workflows.examples.warehouse import Answer, WarehouseSimulator
+from idempotent_workflows.runtime import WorkflowClient
 from idempotent_workflows.testing import (
     DeployedStack,
     Execution,
@@ -48,8 +51,23 @@ from idempotent_workflows.testing import (
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
-#: Step Functions Standard price per state transition (USD 0.025 per 1,000).
+#: List prices in us-east-1 (the AWS pricing pages of Step Functions, DynamoDB on-demand,
+#: Lambda and SQS), in USD. Step Functions Standard: per state transition (0.025 per 1,000).
 PRICE_PER_TRANSITION = 0.025 / 1000
+#: Step Functions Express: per request, and per GB-second of duration, billed in 64 MB and
+#: 100 ms steps (the cheapest execution: 64 MB for 100 ms).
+EXPRESS_PER_REQUEST = 1.00 / 1e6
+EXPRESS_MINIMUM_DURATION = 0.064 * 0.1 * 0.00001667
+#: DynamoDB on-demand: per write request unit (an UpdateItem of up to 1 KB) and per read
+#: request unit (a strongly consistent GetItem of up to 4 KB).
+DYNAMODB_PER_WRITE = 0.625 / 1e6
+DYNAMODB_PER_READ = 0.125 / 1e6
+#: Lambda per request (duration not counted: the example handlers' run times are not AWS's).
+LAMBDA_PER_REQUEST = 0.20 / 1e6
+#: SQS per request (the order flow's one warehouse message).
+SQS_PER_REQUEST = 0.40 / 1e6
+#: A scenario answered by execution name (``WorkflowClient``): no execution, no state.
+CLIENT = "through the client"
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,17 @@ def _row(
         e["type"] == "TaskStateEntered" for e in execution.history
     )
     transitions = count + (0 if per_poll else retries)
-    standard = workflow.endswith("Standard")
+    standard = not workflow.endswith("Express")
+    writes = len([call for call in execution.dynamodb_calls if call != "getItem"])
+    messages = 0 if per_poll else execution.states_entered.count("WaitForWarehouse")
+    all_in = (
+        (transitions * PRICE_PER_TRANSITION if standard else 0.0)
+        + (0.0 if standard or per_poll else EXPRESS_PER_REQUEST + EXPRESS_MINIMUM_DURATION)
+        + (0 if per_poll else writes) * DYNAMODB_PER_WRITE
+        + (calls - (0 if per_poll else writes)) * DYNAMODB_PER_READ
+        + lambdas * LAMBDA_PER_REQUEST
+        + messages * SQS_PER_REQUEST
+    )
     return {
         "workflow": workflow,
         "scenario": scenario,
@@ -124,6 +152,45 @@ def _row(
         "usd_per_million": (
             round(transitions * PRICE_PER_TRANSITION * 1e6, 2) if standard else None
         ),
+        "usd_per_million_all_in": round(all_in * 1e6, 2),
+    }
+
+
+def _client_duplicate(
+    workflow: str,
+    deployed: DeployedStack,
+    client: WorkflowClient,
+    execution_input: Any,
+    work: set[str],
+) -> dict:
+    """The row of a duplicate through ``WorkflowClient``: its first call, then the measured one.
+
+    The duplicate's cost is what it left in the engine: the execution it started (Express:
+    through the protocol), or none (Standard: answered by name, no state, no call).
+    """
+    client.run(execution_input, timeout=120)
+    before = {execution.arn for execution in deployed.executions()}
+    client.run(execution_input, timeout=120)
+    started = [e.wait() for e in deployed.executions() if e.arn not in before]
+    if not started:
+        return _row_of_nothing(workflow, f"duplicate {CLIENT}")
+    (execution,) = started
+    return _row(workflow, f"duplicate {CLIENT}", execution, work=work)
+
+
+def _row_of_nothing(workflow: str, scenario: str) -> dict:
+    """The row of a call that started no execution."""
+    standard = not workflow.endswith("Express")
+    return {
+        "workflow": workflow,
+        "scenario": scenario,
+        "states": 0,
+        "machinery_states": 0,
+        "lambda_invocations": 0,
+        "dynamodb_calls": 0,
+        "retries": 0,
+        "usd_per_million": 0.0 if standard else None,
+        "usd_per_million_all_in": 0.0,
     }
 
 
@@ -150,15 +217,18 @@ def _scenarios(
         first_input = {"TransactionType": "PURCHASE", "TransactionId": "b-1", "Amount": 5}
         poll_input = {"TransactionType": "PURCHASE", "TransactionId": "b-2", "Amount": 5}
         failing_input = {"TransactionType": "GIFT", "TransactionId": "b-3", "Amount": 5}
+        client_input = {"TransactionType": "PURCHASE", "TransactionId": "b-4", "Amount": 5}
     else:
         work = deployed.function("RandomFailure")
         work.environment["FAILURE_RATE"] = "0"
-        first_input, poll_input, failing_input = (
-            {"o": n, "idempotencyKeyJmespath": "o"} for n in (1, 2, 3)
+        first_input, poll_input, failing_input, client_input = (
+            {"o": n, "idempotencyKeyJmespath": "o"} for n in (1, 2, 3, 4)
         )
     row = functools.partial(_row, name, work=work_states)
     rows = [row("first run", deployed.run(first_input))]
     rows.append(row("duplicate", deployed.run(first_input)))
+    client = WorkflowClient(deployed.state_machine(), client=engine.sfn, poll_seconds=0.02)
+    rows.append(_client_duplicate(name, deployed, client, client_input, work_states))
     throttled = _throttled_once(engine, deployed)
     rows.append(row("duplicate, lock throttled", deployed.run(first_input, test_case=throttled)))
     work.latency = 0.3
@@ -172,6 +242,40 @@ def _scenarios(
     return rows
 
 
+def order_rows(engine: LocalEngine) -> list[dict]:
+    """The order flow's rows: a first order, its duplicate each way, a run again after a failure.
+
+    Two line items; the warehouse simulated (it rejects the failing order, then ships it).
+    """
+    stack = OrderFlowStack(_app(), "OrderFlow")
+    (definition,) = state_machine_definitions(Template.from_stack(stack).to_json()).values()
+    row = functools.partial(_row, "OrderFlow", work=set(work_branch(definition)["States"]))
+    deployed = engine.deploy(stack)
+    items = [{"Sku": "A-1", "Quantity": 2, "Price": 10}, {"Sku": "B-2", "Quantity": 1, "Price": 5}]
+
+    def order(order_id: str) -> dict[str, Any]:
+        return {"OrderId": order_id, "Currency": "EUR", "Items": items}
+
+    queue = deployed.queue("WarehouseQueue")
+    with WarehouseSimulator(engine.sqs, engine.sfn, queue, {"o-4": Answer.REJECT}) as warehouse:
+        rows = [row("order, first run", deployed.run(order("o-1")))]
+        rows.append(row("order, duplicate", deployed.run(order("o-1"))))
+        client = WorkflowClient(deployed.state_machine(), client=engine.sfn, poll_seconds=0.02)
+        rows.append(_client_duplicate("OrderFlow", deployed, client, order("o-2"), set()))
+        rows[-1]["scenario"] = f"order, duplicate {CLIENT}"
+        deployed.function("Charge").latency = 0.3
+        started = [deployed.start(order("o-3")) for _ in range(2)]
+        waiter = max(
+            (e.wait() for e in started), key=lambda e: e.states_entered.count(S.WAIT_FOR_LOCK)
+        )
+        deployed.function("Charge").latency = 0.0
+        rows.append(row("order, one poll of a waiter", waiter, per_poll=True))
+        deployed.run(order("o-4"))  # rejected by the warehouse
+        warehouse.answers = {}
+        rows.append(row("order, run again after failure", deployed.run(order("o-4"))))
+    return rows
+
+
 def _app(**kwargs: Any) -> App:
     """An App with the context of cdk.json, as app.py gets it from the CDK CLI."""
     return App(context=json.loads((ROOT / "cdk.json").read_text())["context"], **kwargs)
@@ -180,9 +284,9 @@ def _app(**kwargs: Any) -> App:
 def cost_table(names: tuple[str, ...] | None = None) -> list[dict]:
     """States, Lambda invocations and DynamoDB calls of each scenario, from the histories.
 
-    The two example workflows, as Standard and as Express (the API and the order flow have
-    scenarios of their own, not measured here), and the demo keyed by a JMESPath; only the
-    stacks ``names`` when given.
+    The two example workflows, as Standard and as Express (the API has scenarios of its own,
+    not measured here), and the demo keyed by a JMESPath (only the stacks ``names`` when
+    given); then the order flow.
     """
     app = _app()
     stacks: list[Stack] = [
@@ -208,6 +312,7 @@ def cost_table(names: tuple[str, ...] | None = None) -> list[dict]:
             (definition,) = state_machine_definitions(Template.from_stack(stack).to_json()).values()
             work_states = set(work_branch(definition)["States"])
             rows += _scenarios(engine, stack, engine.deploy(stack), work_states)
+        rows += order_rows(engine)
     return rows
 
 
@@ -382,6 +487,8 @@ def missing_figures(results: dict[str, Any]) -> list[str]:
     Standard price; every other figure is a positive number.
     """
     may_be_zero = {"retries", "lambda_invocations"}
+    #: A duplicate answered by execution name started nothing: every count and price is 0.
+    nothing_started = {"states", "machinery_states", "dynamodb_calls", "usd_per_million"}
     missing = []
 
     def check(where: str, value: Any, *, zero: bool = False) -> None:
@@ -400,7 +507,10 @@ def missing_figures(results: dict[str, Any]) -> list[str]:
                 if value is not None:
                     missing.append(f"{where} / {name}: an Express row has no Standard price")
                 continue
-            check(f"{where} / {name}", value, zero=name in may_be_zero)
+            by_name = row["scenario"].endswith(CLIENT) and name in nothing_started | {
+                "usd_per_million_all_in"
+            }
+            check(f"{where} / {name}", value, zero=name in may_be_zero or by_name)
     for section in ("synth", "engine", "ministack"):
         for name, value in results[section].items():
             check(f"{section} / {name}", value)
@@ -412,17 +522,17 @@ def print_table(results: dict[str, Any]) -> None:
     """The table README's Performance section shows."""
     synth, engine, deployed = results["synth"], results["engine"], results["ministack"]
     header = (
-        f"{'workflow':<28}{'scenario':<27}{'states':>7}{'retries':>8}{'machinery':>11}"
-        f"{'lambda':>8}{'dynamodb':>10}{'USD/1M (Standard)':>19}"
+        f"{'workflow':<28}{'scenario':<36}{'states':>7}{'retries':>8}{'machinery':>11}"
+        f"{'lambda':>8}{'dynamodb':>10}{'USD/1M (Standard)':>19}{'USD/1M all-in':>15}"
     )
     print(header)
     print("-" * len(header))
     for row in results["executions"]:
         cost = "-" if row["usd_per_million"] is None else f"{row['usd_per_million']:.2f}"
         print(
-            f"{row['workflow']:<28}{row['scenario']:<27}{row['states']:>7g}{row['retries']:>8g}"
+            f"{row['workflow']:<28}{row['scenario']:<36}{row['states']:>7g}{row['retries']:>8g}"
             f"{row['machinery_states']:>11g}{row['lambda_invocations']:>8g}"
-            f"{row['dynamodb_calls']:>10g}{cost:>19}"
+            f"{row['dynamodb_calls']:>10g}{cost:>19}{row['usd_per_million_all_in']:>15.2f}"
         )
     print(
         f"\nsynth (median of {synth['runs']}, alternated): app.py {synth['app_median_s']} s,"

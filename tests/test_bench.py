@@ -23,8 +23,9 @@ def test_the_quick_benchmark_computes_every_figure():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "quick mode: every figure computed" in result.stdout
-    for workflow in ("JmespathKeyStandard", "TransactionExpress"):
+    for workflow in ("JmespathKeyStandard", "TransactionExpress", "OrderFlow"):
         assert f"{workflow} " in result.stdout
+    assert "duplicate through the client" in result.stdout
     for figure in ("synth (median of 1", "cdk deploy (2 stacks)", "whole test suite"):
         assert figure in result.stdout
     assert RESULTS.read_bytes() == before, "only the full mode (make bench) writes the numbers"

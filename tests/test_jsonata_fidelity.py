@@ -69,11 +69,21 @@ def wait_for_records(deployed, count: int) -> None:
         time.sleep(0.01)
 
 
-def hold_lock(engine, deployed, execution, holder: str) -> None:
-    """Make the record that ``execution`` wrote look held by another, live execution."""
-    (record,) = [item for item in deployed.items() if item["execution"] == execution.arn]
+def hold_lock(
+    engine, deployed, execution, holder: str, *, table: str = "", namespace: str = ""
+) -> None:
+    """Make the record that ``execution`` wrote look held by another, live execution.
+
+    ``table`` picks the stack's table (by logical id prefix), ``namespace`` one of the records
+    an execution of nested protocols wrote.
+    """
+    (record,) = [
+        item
+        for item in deployed.items(table)
+        if item["execution"] == execution.arn and item["id"].startswith(namespace)
+    ]
     engine.dynamodb.update_item(
-        TableName=deployed.table(),
+        TableName=deployed.table(table),
         Key={"id": {"S": record["id"]}},
         UpdateExpression="SET executionstatus = :s, #e = :e, leaseexpiry = :l",
         ExpressionAttributeNames={"#e": "execution"},
@@ -154,15 +164,18 @@ def exercise_payments(engine, deployed) -> None:
 
 
 def exercise_orders(engine, deployed) -> None:
-    """An order shipped, repeated, changed, declined, invalid, sold out, rejected, unanswered."""
+    """An order shipped, repeated, changed, declined, invalid, sold out, rejected, unanswered,
+    without a key, run again after a failure (answered, or refused), and held (the order, the
+    charge)."""
     order = {
         "OrderId": "o1",
         "Currency": "EUR",
         "Items": [{"Sku": "é", "Quantity": 2, "Price": 9.99}],
     }
-    answers = {"o5": Answer.REJECT, "o6": Answer.IGNORE}
+    answers = {"o5": Answer.REJECT, "o6": Answer.IGNORE, "o7": Answer.REJECT}
     with WarehouseSimulator(engine.sqs, engine.sfn, deployed.queue("WarehouseQueue"), answers):
-        assert deployed.run(order).status == "SUCCEEDED"
+        shipped = deployed.run(order)
+        assert shipped.status == "SUCCEEDED"
         assert deployed.run(order).status == "SUCCEEDED"
         changed = deployed.run({**order, "Currency": "USD"})
         assert changed.error == "Idempotency.PayloadMismatch"
@@ -172,9 +185,25 @@ def exercise_orders(engine, deployed) -> None:
             ("o4", [{"Sku": "SOLD-OUT-1", "Quantity": 1, "Price": 1}], "OutOfStock"),
             ("o5", order["Items"], "Warehouse.Rejected"),
             ("o6", order["Items"], "States.Timeout"),
+            ("o7", order["Items"], "Warehouse.Rejected"),
         ]:
             failed = deployed.run({**order, "OrderId": order_id, "Items": items})
             assert failed.error == error
+        assert deployed.run({**order, "OrderId": None}).error == "Idempotency.InvalidKey"
+        # Run again after a failure: the charge's protocol answers from its record...
+        answers["o5"] = Answer.SHIP
+        assert deployed.run({**order, "OrderId": "o5"}).status == "SUCCEEDED"
+        # ... or refuses another total under the order's id.
+        other = [{"Sku": "é", "Quantity": 3, "Price": 9.99}]
+        retried = deployed.run({**order, "OrderId": "o6", "Items": other})
+        assert retried.error == "Idempotency.PayloadMismatch"
+        # A charge held by another execution (o7's, the last failed above): the charge's
+        # protocol waits, then gives up.
+        hold_lock(engine, deployed, failed, "arn:alive", table="Payments", namespace="Payment#")
+        assert deployed.run({**order, "OrderId": "o7"}).error == "Idempotency.LockWaitTimeout"
+        # An order held by another execution: the order's protocol waits, then gives up.
+        hold_lock(engine, deployed, shipped, "arn:alive", table="Payments", namespace="Order#")
+        assert deployed.run(order).error == "Idempotency.LockWaitTimeout"
 
 
 @pytest.fixture(scope="module")

@@ -102,15 +102,26 @@ def test_validate_order_refuses_what_retrying_cannot_fix(change, message):
     assert type(raised.value).__name__ == "InvalidOrder"
 
 
-def test_reserve_item_reserves_or_reports_a_sold_out_sku():
-    reservation = reserve_item.handler({"OrderId": "o-1", "Item": ORDER["Items"][0]}, None)
-    assert (reservation["Sku"], reservation["Quantity"]) == ("A", 3)
-    assert (
-        reservation["ReservationId"]
-        != reserve_item.handler({"OrderId": "o-1", "Item": ORDER["Items"][0]}, None)[
-            "ReservationId"
-        ]
+def test_reserve_item_reserves_each_order_line_once_or_reports_a_sold_out_sku(
+    local_engine, monkeypatch
+):
+    """One atomic write per order line, in a table of the local AWS: a repeat reads it back."""
+    local_engine.dynamodb.create_table(
+        TableName="Reservations",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
     )
-    sold_out = {"OrderId": "o-1", "Item": {"Sku": "SOLD-OUT-2", "Quantity": 1}}
+    monkeypatch.setenv("RESERVATIONS_TABLE", "Reservations")
+    line = {"OrderId": "o-1", "Line": 0, "Item": ORDER["Items"][0]}
+    reservation = reserve_item.handler(line, None)
+    assert (reservation["Sku"], reservation["Quantity"]) == ("A", 3)
+    assert reserve_item.handler(line, None) == reservation  # the same line: the same one
+    other = reserve_item.handler({**line, "Line": 1}, None)
+    assert other["ReservationId"] != reservation["ReservationId"]
+    assert sorted(item["id"] for item in local_engine.items("Reservations")) == ["o-1#0", "o-1#1"]
+    with pytest.raises(reserve_item.ReservationConflict, match="reserved as 3 x A, not 2 x A"):
+        reserve_item.handler({**line, "Item": {"Sku": "A", "Quantity": 2}}, None)
+    sold_out = {"OrderId": "o-1", "Line": 2, "Item": {"Sku": "SOLD-OUT-2", "Quantity": 1}}
     with pytest.raises(reserve_item.OutOfStock, match="SOLD-OUT-2 is out of stock"):
         reserve_item.handler(sold_out, None)

@@ -31,6 +31,7 @@ from conftest import CONTEXT, EXAMPLE_STACKS, WORKFLOW_STACKS
 from idempotent_workflows import IdempotentWorkflow
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import add_example_stacks
+from idempotent_workflows.runtime import WorkflowClient
 from idempotent_workflows.testing import Execution
 from idempotent_workflows.testing.ministack import MiniStack, port_is_free, run_execution
 from idempotent_workflows.testing.ministack.emulator import ITEM_OPERATIONS
@@ -230,6 +231,23 @@ def test_unknown_transaction_type_fails_with_the_named_error(deployed: MiniStack
     assert (execution.status, execution.error) == ("FAILED", "Transaction.UnknownType")
 
 
+def test_the_client_answers_duplicates_by_name_on_ministack(deployed: MiniStack):
+    """Although MiniStack refuses a running execution's name with the same input (see the
+    difference below), the client describes it and waits: one execution, one answer."""
+    machine = only_state_machine(deployed, "TransactionStandard")
+    client = WorkflowClient(machine, client=deployed.client("stepfunctions"), poll_seconds=0.1)
+    purchase = {**PURCHASE, "TransactionId": "by-name"}
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda _: client.run(purchase), range(5)))
+    assert {answer.execution_arn for answer in answers} == {answers[0].execution_arn}
+    assert [answer.output for answer in answers] == [answers[0].output] * 5
+    later = client.run(purchase)
+    assert later.replayed and later.output == answers[0].output
+    sfn = deployed.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert [e["name"] for e in listed].count(client.execution_name(purchase)) == 1
+
+
 # --- Where MiniStack is not Step Functions: pinned, so an upgrade that changes one shows up ---
 
 
@@ -307,6 +325,26 @@ def test_difference_conditional_writes_of_executions_are_not_atomic():
     update_item = update_item[: update_item.index("\ndef ")]
     assert "_lock" not in update_item
     assert "_update_item" in ITEM_OPERATIONS and "_transact_write_items" in ITEM_OPERATIONS
+
+
+def test_difference_execution_names_are_taken_whatever_the_status_type_or_alphabet(
+    deployed: MiniStack,
+):
+    """Step Functions (Standard) answers the running execution to the same name and input,
+    starts a new execution at every Express start whatever the name, and refuses names with
+    white space or ``/`` (``InvalidName``). MiniStack refuses any name it has seen
+    (``ExecutionAlreadyExists``), running or not, Express too, and takes any name. The
+    workflow client copes: a refused name it describes, and a RUNNING execution it waits for."""
+    sfn = deployed.client("stepfunctions")
+    express = only_state_machine(deployed, "TransactionExpress")
+    document = json.dumps({**PURCHASE, "TransactionId": "names"})
+    first = sfn.start_execution(stateMachineArn=express, name="a b/c", input=document)
+    assert first["executionArn"].endswith(":a b/c")  # Step Functions: InvalidName
+    with pytest.raises(botocore.exceptions.ClientError) as refused:  # Step Functions: started
+        sfn.start_execution(stateMachineArn=express, name="a b/c", input=document)
+    assert refused.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    source = Path(importlib.util.find_spec("ministack.services.stepfunctions").origin)
+    assert "if exec_arn in _executions:" in source.read_text()  # whatever its status and input
 
 
 # --- make run's path, hostile settings, and stopping ---

@@ -1,18 +1,24 @@
-"""The order flow (examples.order_flow) on the local engine: what ran, what it returned."""
+"""The order flow (examples.order_flow) on the local engine: what ran, what it returned, and
+that a duplicated order ships once (the states, invocations, reservations and every message
+the warehouse read)."""
 
 from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aws_cdk import Duration
-from conftest import new_app, only_definition, only_record, state_events
+from conftest import new_app, only_definition, state_events
 
 from idempotent_workflows import TRANSIENT_SQS_ERRORS, RecordStatus
+from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import OrderFlowStack
 from idempotent_workflows.examples.warehouse import REJECTED_ERROR, Answer, WarehouseSimulator
 from idempotent_workflows.private.record import RESULT_ATTRIBUTE, STATUS_ATTRIBUTE
+from idempotent_workflows.runtime import PayloadMismatchError, WorkflowClient
+from idempotent_workflows.testing import work_branch
 
 ITEMS = [{"Sku": "A-1", "Quantity": 2, "Price": 10}, {"Sku": "B-2", "Quantity": 1, "Price": 5.5}]
 
@@ -26,10 +32,16 @@ def stack() -> OrderFlowStack:
     return OrderFlowStack(new_app(), "OrderFlow")
 
 
+def flow_states(stack: OrderFlowStack) -> dict:
+    """The flow's own states: the work of the order's protocol."""
+    states: dict = work_branch(only_definition(stack))["States"]
+    return states
+
+
 @pytest.fixture(scope="module")
 def states(stack) -> dict:
-    """The top-level states of the flow's definition (synthesized once)."""
-    return only_definition(stack)["States"]
+    """The flow's states (synthesized once)."""
+    return flow_states(stack)
 
 
 @pytest.fixture
@@ -68,7 +80,7 @@ def test_every_task_retries_transient_errors_and_every_state_that_can_fail_is_ca
     assert (
         "DynamoDB.ThrottlingException"
         in (
-            states["ChargePayment"]["Branches"][0]["States"]["AcquireLock"]["Retry"][0][
+            states["ChargePayment"]["Branches"][0]["States"]["PaymentAcquireLock"]["Retry"][0][
                 "ErrorEquals"
             ]
         )
@@ -97,15 +109,12 @@ def test_the_map_and_the_callback_take_their_limits_from_the_props():
         warehouse_timeout=Duration.days(3),
         warehouse_heartbeat=Duration.hours(1),
     )
-    states = only_definition(stack)["States"]
+    states = flow_states(stack)
     assert states["ReserveItems"]["MaxConcurrency"] == 2
     wait = states["WaitForWarehouse"]
     assert (wait["TimeoutSeconds"], wait["HeartbeatSeconds"]) == (3 * 86400, 3600)
-    defaults = only_definition(OrderFlowStack(new_app(), "Defaults"))["States"]
+    defaults = flow_states(OrderFlowStack(new_app(), "Defaults"))
     assert defaults["ReserveItems"]["MaxConcurrency"] == 5
-
-
-WAIT = r"wait_for_callback\('WaitForWarehouse'\)"
 
 
 @pytest.mark.parametrize(
@@ -120,35 +129,36 @@ WAIT = r"wait_for_callback\('WaitForWarehouse'\)"
         (
             {"warehouse_timeout": 3600},
             TypeError,
-            rf"{WAIT}: timeout must be an aws_cdk.Duration, got int 3600: "
-            r"pass timeout=Duration.seconds\(3600\)",
+            r"OrderFlowStack: warehouse_timeout must be an aws_cdk.Duration, got int 3600: "
+            r"pass warehouse_timeout=Duration.seconds\(3600\)",
         ),
         (
             {"warehouse_heartbeat": Duration.hours(3)},
             ValueError,
-            rf"{WAIT}: heartbeat \(10800 s\) must be shorter than timeout \(7200 s\)",
+            r"OrderFlowStack: warehouse_heartbeat \(10800 s\) must be shorter than "
+            r"warehouse_timeout \(7200 s\)",
         ),
         (
             {"warehouse_timeout": Duration.millis(1500)},
             ValueError,
-            rf"{WAIT}: timeout must be a whole number of seconds",
+            "OrderFlowStack: warehouse_timeout must be a whole number of seconds",
         ),
         (
             {"removal_policy": "DESTROY"},
             TypeError,
-            "queue_with_dead_letters: removal_policy must be a RemovalPolicy",
+            "OrderFlowStack: removal_policy must be a RemovalPolicy",
         ),
     ],
 )
 def test_bad_props_are_refused_with_the_fix(props, error, message):
-    """The stack checks its own rule; the library's pieces check the props they are given."""
+    """Each error names the stack and its prop, also where a library piece checked it."""
     with pytest.raises(error, match=f"^{message}"):
         OrderFlowStack(new_app(), "Bad", **props)
 
 
 def test_a_warehouse_timeout_within_the_default_heartbeat_has_no_heartbeat():
     stack = OrderFlowStack(new_app(), "Short", warehouse_timeout=Duration.minutes(5))
-    wait = only_definition(stack)["States"]["WaitForWarehouse"]
+    wait = flow_states(stack)["WaitForWarehouse"]
     assert wait["TimeoutSeconds"] == 300
     assert "HeartbeatSeconds" not in wait
 
@@ -209,10 +219,12 @@ def test_the_same_order_submitted_twice_at_once_is_charged_once(flow):
     assert [e.status for e in outcomes] == ["SUCCEEDED", "SUCCEEDED"]
     assert flow.function("Charge").invocations == 1
     assert any("WaitForLock" in e.states_entered for e in outcomes)  # they did overlap
-    assert outcomes[0].output["Payment"] == outcomes[1].output["Payment"]
-    record = only_record(flow)
-    assert record[STATUS_ATTRIBUTE] == RecordStatus.SUCCEEDED
-    assert json.loads(record[RESULT_ATTRIBUTE]) == outcomes[0].output["Payment"]
+    assert outcomes[0].output == outcomes[1].output  # the whole order's outcome, shared
+    records = {item["id"].partition("#")[0]: item for item in flow.items("Payments")}
+    assert records.keys() == {"Order", "Payment"}
+    assert {record[STATUS_ATTRIBUTE] for record in records.values()} == {RecordStatus.SUCCEEDED}
+    assert json.loads(records["Payment"][RESULT_ATTRIBUTE]) == outcomes[0].output["Payment"]
+    assert json.loads(records["Order"][RESULT_ATTRIBUTE]) == outcomes[0].output
 
 
 def test_a_repeated_order_gets_the_first_receipt_and_no_new_charge(flow):
@@ -289,3 +301,90 @@ def test_reserve_items_never_has_more_than_five_in_flight(flow):
     assert execution.status == "SUCCEEDED", execution.cause
     assert len(execution.output["Reservations"]) == 20 and reserve.invocations == 20
     assert 3 <= reserve.peak_concurrency <= 5  # the limit, not one at a time, not more
+
+
+# -- a duplicated order ships once: concurrent, later, or after a failure (issue 21) ---------
+
+DUPLICATE = [S.ACQUIRE_LOCK, S.READ_RECORD, S.CHECK_RECORD, S.RETURN_STORED_RESULT]
+
+
+def reservations(flow) -> dict[str, str]:
+    return {item["id"]: item["ReservationId"] for item in flow.items("Reservations")}
+
+
+def work_runs(flow) -> dict[str, int]:
+    return {name: flow.function(name).invocations for name in ("Charge", "ReserveItem")}
+
+
+def test_a_later_duplicate_enters_four_states_and_reserves_and_ships_nothing(flow):
+    with warehouse(flow) as simulator:
+        first = flow.run(order("o-1"))
+        again = flow.run(order("o-1"))
+    assert first.status == again.status == "SUCCEEDED", (first.cause, again.cause)
+    assert again.output == first.output  # the same payment, reservations and shipment
+    assert again.states_entered == DUPLICATE
+    assert again.lambda_invocations == 0
+    assert work_runs(flow) == {"Charge": 1, "ReserveItem": 2}
+    assert reservations(flow).keys() == {"o-1#0", "o-1#1"}
+    assert [message["OrderId"] for message in simulator.received] == ["o-1"]
+
+
+def test_concurrent_duplicates_reserve_each_item_once_and_ship_once(flow):
+    flow.function("Charge").latency = 0.3  # the others arrive while the first charges
+    with warehouse(flow) as simulator, ThreadPoolExecutor(3) as pool:
+        started = list(pool.map(lambda _: flow.start(order("o-2")), range(3)))
+        outcomes = [execution.wait() for execution in started]
+    assert [e.status for e in outcomes] == ["SUCCEEDED"] * 3, [e.cause for e in outcomes]
+    assert [e.output for e in outcomes] == [outcomes[0].output] * 3
+    assert work_runs(flow) == {"Charge": 1, "ReserveItem": 2}
+    assert reservations(flow).keys() == {"o-2#0", "o-2#1"}
+    assert len(simulator.received) == 1
+    waiters = [e for e in outcomes if S.WAIT_FOR_LOCK in e.states_entered]
+    assert len(waiters) == 2  # they waited for the first order, which ran alone
+
+
+def test_a_retry_after_a_failure_keeps_the_charge_and_the_reservations(flow):
+    with warehouse(flow, **{"o-3": Answer.REJECT}) as simulator:
+        failed = flow.run(order("o-3"))
+        assert (failed.status, failed.error) == ("FAILED", REJECTED_ERROR)
+        reserved = reservations(flow)
+        simulator.answers = {}  # the warehouse ships it this time
+        retried = flow.run(order("o-3"))
+        again = flow.run(order("o-3"))
+    assert retried.status == "SUCCEEDED", retried.cause
+    assert retried.output["Payment"] == failed_payment(flow)  # charged once
+    assert flow.function("Charge").invocations == 1
+    assert reservations(flow) == reserved  # each line reserved once, its id kept
+    assert [r["ReservationId"] for r in retried.output["Reservations"]] == list(reserved.values())
+    assert again.states_entered == DUPLICATE and again.output == retried.output
+    # One message per attempt that reached the warehouse: the rejected one and the shipped one.
+    assert [m["OrderId"] for m in simulator.received] == ["o-3", "o-3"]
+
+
+def failed_payment(flow) -> dict:
+    """The receipt the charge's protocol stored (the order itself failed)."""
+    (payment,) = [item for item in flow.items("Payments") if item["id"].startswith("Payment#")]
+    receipt: dict = json.loads(payment[RESULT_ATTRIBUTE])
+    return receipt
+
+
+def test_an_order_changed_under_the_same_id_is_refused_and_reserves_nothing(flow):
+    with warehouse(flow):
+        flow.run(order("o-4"))
+        changed = flow.run(order("o-4", [{"Sku": "A-1", "Quantity": 9, "Price": 10}]))
+    assert (changed.status, changed.error) == ("FAILED", "Idempotency.PayloadMismatch")
+    assert reservations(flow).keys() == {"o-4#0", "o-4#1"}
+
+
+def test_through_the_client_a_duplicate_order_enters_no_state(flow, local_engine):
+    client = WorkflowClient(flow.state_machine(), client=local_engine.sfn, poll_seconds=0.02)
+    with warehouse(flow) as simulator:
+        first = client.run(order("o-5"))
+        again = client.run(order("o-5"))
+        with pytest.raises(PayloadMismatchError):
+            client.run(order("o-5", ITEMS[:1]))
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.output == first.output
+    assert len(flow.executions()) == 1  # the duplicate and the changed order started nothing
+    assert len(simulator.received) == 1
+    assert client.description.namespace == "Order"  # the outermost protocol names the order

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_lambda as lambda_
@@ -98,6 +101,36 @@ def test_the_protocol_names_itself_in_its_errors(stack):
         IdempotencyProtocol(stack, "Protocol", work=pass_work(stack), table=table, lease=60)
     with pytest.raises(TypeError, match=r"^IdempotencyProtocol: table must be"):
         IdempotencyProtocol(stack, "Second", work=pass_work(stack, "Other"), table=None)
+    with pytest.raises(ValueError, match=r"^IdempotencyProtocol: variable_prefix must be a "):
+        IdempotencyProtocol(
+            stack, "Third", work=pass_work(stack, "Third"), table=table, variable_prefix="1x"
+        )
+
+
+def test_a_variable_prefix_names_every_variable_of_the_protocol(stack):
+    """Two protocols nest when the inner one has its own variables (and state names)."""
+    table = IdempotencyTable(stack, "Records").table
+    inner = IdempotencyProtocol(
+        stack, "Inner", work=pass_work(stack), table=table, variable_prefix="charge"
+    )
+    inner.prefix_states("Charge")
+    outer = IdempotencyProtocol(
+        stack, "Outer", work=sfn.Parallel.jsonata(stack, "Wrap").branch(inner), table=table
+    )
+    sfn.StateMachine(
+        stack,
+        "Machine",
+        definition_body=sfn.DefinitionBody.from_chainable(outer),
+        query_language=sfn.QueryLanguage.JSONATA,
+    )
+    text = json.dumps(only_definition(stack))
+    assigned = set(re.findall(r'\\?"((?:idem|charge)[A-Z][a-z]+)\\?":', text))
+    assert assigned == {
+        f"{prefix}{name}"
+        for prefix in ("idem", "charge")
+        for name in ("Key", "Polls", "Payload", "Error", "Record")
+        if name != "Payload"  # no payload fields
+    }
 
 
 @pytest.mark.parametrize(

@@ -302,6 +302,7 @@ def test_the_runtime_imports_the_standard_library_and_jmespath_only(keyed_stack)
             "idempotent_workflows.errors",
             "idempotent_workflows.states",
             "idempotent_workflows.runtime",
+            "idempotent_workflows.runtime.client",
             "idempotent_workflows.runtime.description",
             "idempotent_workflows.runtime.hashing",
             "idempotent_workflows.runtime.javascript_json",

@@ -32,12 +32,14 @@ from idempotent_workflows.private.jsonata_expressions import _CANONICAL, _NUMBER
 from idempotent_workflows.runtime import (
     FieldSelection,
     InvalidKeyError,
+    WorkflowClient,
     WorkflowDescription,
     canonical_json,
     record_id,
 )
 from idempotent_workflows.runtime.key_rules import MISSING_FIELDS, _jmespath_handler
 from idempotent_workflows.testing import state_machine_definitions
+from idempotent_workflows.testing.stepfunctions.execution_names import name_problem
 
 _JSONATA = re.compile(r"\A\{%(.*)%\}\Z", re.DOTALL)
 
@@ -312,6 +314,40 @@ def test_field_keys_and_fingerprints_agree_with_the_reference(jsonata_reference,
 
     agree()
     # Mostly keys, not only refusals.
+    assert outcomes["value"] > outcomes["error"], outcomes
+
+
+# -- the client's execution names ----------------------------------------------------------------
+
+
+def test_execution_names_carry_the_key_the_workflow_computes(jsonata_reference, workflows):
+    """``WorkflowClient.execution_name`` is ``k<hex>-<attempt>``: the hex is the record id's
+    as the reference computes it, and the name is one Step Functions accepts (80 characters
+    at most, of its alphabet), for whole inputs and field selections alike."""
+    outcomes: Counter[str] = Counter()
+
+    def named(client: WorkflowClient, document: Any) -> str:
+        name = client.execution_name(document, attempt=12)
+        assert name_problem(name) is None and name.startswith("k") and name.endswith("-12")
+        return f"{client.description.namespace}#{name[1:-3]}"
+
+    @given(
+        values=st.lists(KEY_INPUTS, min_size=BATCH, max_size=BATCH),
+        documents=st.lists(DOCUMENTS, min_size=BATCH, max_size=BATCH),
+    )
+    @example(values=PINNED + EDGE_VALUES, documents=PINNED_DOCUMENTS)
+    def agree(values: list[Any], documents: list[Any]) -> None:
+        cases = []
+        for workflow, inputs in ((workflows["Whole"], values), (workflows["A"], documents)):
+            client = WorkflowClient("unused", client=object(), description=workflow.description)
+            for document in inputs:
+                if workflow is workflows["A"] and meets_an_array(document, "a"):
+                    continue  # main's JSONata maps over it (see above)
+                name = partial(named, client, document)
+                cases.append((workflow.key, name, workflow.bindings(document)))
+        outcomes.update(compare(jsonata_reference, cases))
+
+    agree()
     assert outcomes["value"] > outcomes["error"], outcomes
 
 

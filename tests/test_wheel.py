@@ -23,6 +23,7 @@ engine patches it), the one the suite's MiniStack tests run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, only_definition
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -187,6 +188,34 @@ def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path, resolution, 
     assert result.returncode == 0, f"{resolution} ({versions}):\n{result.stdout[-5000:]}"
     assert "2 passed" in result.stdout
     assert (cache / "jsonata" / "package.json").is_file()
+
+
+def test_the_runtime_client_runs_from_the_wheel_without_its_dependencies(
+    wheel, tmp_path, example_stacks
+):
+    """README's Lambda recipe: ``pip install --no-deps`` the wheel, plus boto3 (which a Lambda
+    runtime has): the client starts a workflow and answers a duplicate, aws-cdk-lib absent."""
+    venv = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
+    python = str(venv / "bin" / "python")
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-compile"]
+    run([*pip, "--no-deps", str(wheel)], tmp_path)
+    run([*pip, "-c", str(ROOT / "constraints.txt"), "boto3"], tmp_path)
+    missing = run(
+        [python, "-c", "import importlib.util as u; print(u.find_spec('aws_cdk'))"], tmp_path
+    )
+    assert missing.strip() == "None"
+    definition = json.dumps(only_definition(example_stacks["TransactionStandard"]))
+    result = subprocess.run(
+        [python, str(APP.parent / "runtime_app" / "check_client.py")],
+        cwd=tmp_path,
+        input=definition,
+        capture_output=True,
+        text=True,
+        env={"HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []  # nothing of the CDK loaded
 
 
 def test_the_testing_package_names_the_missing_extra():

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .lambda_handlers import handler_function as handler_function
     from .nag_findings import acknowledge_findings as acknowledge_findings
     from .notification import FailureNotification as FailureNotification
+    from .prop_errors import errors_as as errors_as
     from .protocol import IdempotencyProtocol as IdempotencyProtocol
     from .queue import IdempotentQueue as IdempotentQueue
     from .queue import queue_with_dead_letters as queue_with_dead_letters

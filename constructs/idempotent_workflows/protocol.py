@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
 import jsii
 from aws_cdk import Duration
@@ -37,14 +38,27 @@ from .runtime.description import descriptor_comment
 from .states import ProtocolState as S
 from .table import IdempotencyTable, RecordStatus
 
-# Workflow variables, prefixed so they do not clash with the variables of the wrapped work.
-_KEY_VARIABLE: Final = "idemKey"
-_RECORD_VARIABLE: Final = "idemRecord"
-_POLLS_VARIABLE: Final = "idemPolls"
-_ERROR_VARIABLE: Final = "idemError"
-_PAYLOAD_VARIABLE: Final = "idemPayload"
+#: Default prefix of the protocol's workflow variables (``idemKey``, ``idemRecord``...), so
+#: that they do not clash with the variables of the wrapped work.
+DEFAULT_VARIABLE_PREFIX: Final = "idem"
+#: What a variable prefix may be: the start of a JSONata variable name.
+_VARIABLE_PREFIX: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
 _QUERY_EVALUATION_ERROR: Final = "States.QueryEvaluationError"
+
+
+class _Variables(NamedTuple):
+    """The names of the protocol's workflow variables: ``<prefix>Key``, ``<prefix>Record``..."""
+
+    key: str
+    record: str
+    polls: str
+    error: str
+    payload: str
+
+    @classmethod
+    def prefixed(cls, prefix: str) -> _Variables:
+        return cls(*(prefix + field.capitalize() for field in cls._fields))
 
 
 class IdempotencyProtocol(sfn.StateMachineFragment):
@@ -105,14 +119,19 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         a later one with the same key but other values ends with
         ``Idempotency.PayloadMismatch`` without running the work or touching the record.
         Default: none.
+    variable_prefix
+        Prefix of the protocol's workflow variables (``<prefix>Key``, ``<prefix>Record``...).
+        Default ``"idem"``. A protocol nested in another one's work needs its own, as Step
+        Functions refuses an inner state assigning a variable of an enclosing scope; give it
+        its own state names too (``prefix_states``) and key namespace.
 
     Raises
     ------
     TypeError
         If a prop has the wrong type (the message names the prop and what to pass).
     ValueError
-        If a value is out of range, the work uses JSONPath, or the configuration cannot fit
-        an Express execution.
+        If a value is out of range, the work uses JSONPath, the configuration cannot fit
+        an Express execution, or ``variable_prefix`` is not the start of a variable name.
 
     Attributes
     ----------
@@ -150,7 +169,15 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
         dynamodb_retry: RetryPolicy | None = None,
         payload_fields: Sequence[str] = (),
+        variable_prefix: str = DEFAULT_VARIABLE_PREFIX,
     ) -> None:
+        if not isinstance(variable_prefix, str) or not _VARIABLE_PREFIX.fullmatch(variable_prefix):
+            raise ValueError(
+                f"{ProtocolProps.OWNER}: variable_prefix must be a letter followed by letters, "
+                f"digits or underscores, got {variable_prefix!r}: pass for example "
+                'variable_prefix="payment".'
+            )
+        self._variables = _Variables.prefixed(variable_prefix)
         props = ProtocolProps(
             work=work,
             table=table,
@@ -206,8 +233,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         fail_with_work_error = sfn.Fail.jsonata(
             self,
             S.FAIL_WITH_WORK_ERROR,
-            error=jsonata(f"${_ERROR_VARIABLE}.Error"),
-            cause=jsonata(cause_of(f"${_ERROR_VARIABLE}")),
+            error=jsonata(f"${self._variables.error}.Error"),
+            cause=jsonata(cause_of(f"${self._variables.error}")),
         )
         lock_lost = sfn.Fail.jsonata(
             self,
@@ -221,7 +248,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         )
         # The holder is named by its execution name only (the ARN names the account, the
         # region and the state machine); the time its lease ends is when a retry can proceed.
-        record = f"${_RECORD_VARIABLE}"
+        record = f"${self._variables.record}"
         lock_wait_timeout = sfn.Fail.jsonata(
             self,
             S.LOCK_WAIT_TIMEOUT,
@@ -242,7 +269,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             update=r.ACQUIRE_UPDATE_WITH_PAYLOAD if self._fingerprint else r.ACQUIRE_UPDATE,
             condition=r.ACQUIRE_CONDITION,
             return_values=tasks.DynamoReturnValues.ALL_NEW,
-            assign={_KEY_VARIABLE: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
+            assign={self._variables.key: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
             # What runtime code needs to compute the same keys (WorkflowDescription).
             comment=descriptor_comment(
                 namespace=self.key_namespace,
@@ -257,9 +284,13 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self._read_record(lock_wait_timeout, acquire),
             errors=[_CONDITIONAL_CHECK_FAILED],
             assign={
-                _KEY_VARIABLE: jsonata(key),
-                _POLLS_VARIABLE: 0,
-                **({_PAYLOAD_VARIABLE: jsonata(self._fingerprint)} if self._fingerprint else {}),
+                self._variables.key: jsonata(key),
+                self._variables.polls: 0,
+                **(
+                    {self._variables.payload: jsonata(self._fingerprint)}
+                    if self._fingerprint
+                    else {}
+                ),
             },
             outputs=jsonata("$states.input"),
         )
@@ -271,10 +302,10 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
 
         record_failure = self._update(
             S.RECORD_FAILURE,
-            key=f"${_KEY_VARIABLE}",
+            key=f"${self._variables.key}",
             update=r.FAIL_UPDATE,
             condition=r.OWNS_LOCK,
-            result=to_json(f"${_ERROR_VARIABLE}"),
+            result=to_json(f"${self._variables.error}"),
         )
         record_failure.next(fail_with_work_error)
         record_failure.add_catch(fail_with_work_error, errors=["States.ALL"])
@@ -290,7 +321,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         self.node.add_validation(JsonataWork(self._owner, run_work))
         self.node.add_validation(_RunsInItsMachineType(self, run_work))
         catch_every_error(
-            run_work, record_failure, assign={_ERROR_VARIABLE: jsonata("$states.errorOutput")}
+            run_work, record_failure, assign={self._variables.error: jsonata("$states.errorOutput")}
         )
 
         # An output that a duplicate could not be answered with is not stored: the Arguments
@@ -300,7 +331,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         limit, too_large = r.REPLAYABLE_BYTES, IdempotencyError.RESULT_TOO_LARGE.value
         store_result = self._update(
             S.STORE_RESULT,
-            key=f"${_KEY_VARIABLE}",
+            key=f"${self._variables.key}",
             update=r.SUCCEED_UPDATE,
             condition=r.OWNS_LOCK,
             result=replayable_json("$states.input", limit, too_large),
@@ -321,9 +352,9 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause})"
         )
         store_result.add_catch(
-            record_failure, errors=[_QUERY_EVALUATION_ERROR], assign={_ERROR_VARIABLE: not_stored}
+            record_failure, errors=[_QUERY_EVALUATION_ERROR], assign={self._variables.error: not_stored}
         )
-        catch_every_error(store_result, record_failure, assign={_ERROR_VARIABLE: not_stored})
+        catch_every_error(store_result, record_failure, assign={self._variables.error: not_stored})
 
         acquire.next(run_work).next(store_result)
 
@@ -338,19 +369,21 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
 
     def _read_record(self, lock_wait_timeout: sfn.Fail, acquire: sfn.State) -> sfn.IChainable:
         """Read the record strongly consistently and decide: return, wait, or acquire again."""
-        record = f"${_RECORD_VARIABLE}"
+        record = f"${self._variables.record}"
         read = tasks.DynamoGetItem.jsonata(
             self,
             S.READ_RECORD,
             table=self.table,
             key={
                 r.KEY_ATTRIBUTE: tasks.DynamoAttributeValue.from_string(
-                    jsonata(f"${_KEY_VARIABLE}")
+                    jsonata(f"${self._variables.key}")
                 )
             },
             consistent_read=True,
             assign={
-                _RECORD_VARIABLE: jsonata("$exists($states.result.Item) ? $states.result.Item : {}")
+                self._variables.record: jsonata(
+                    "$exists($states.result.Item) ? $states.result.Item : {}"
+                )
             },
             outputs=jsonata("$states.input"),
         )
@@ -365,7 +398,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             self,
             S.WAIT_FOR_LOCK,
             time=sfn.WaitTime.duration(Duration.seconds(self.poll_interval_seconds)),
-            assign={_POLLS_VARIABLE: jsonata(f"${_POLLS_VARIABLE} + 1")},
+            assign={self._variables.polls: jsonata(f"${self._variables.polls} + 1")},
         )
         status = f"{record}.{r.STATUS_ATTRIBUTE}.S"
         fresh = f"$number({record}.`{r.TTL_ATTRIBUTE}`.N) >= {NOW}"
@@ -399,7 +432,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             check.when(
                 sfn.Condition.jsonata(
                     jsonata(
-                        f"$exists({fingerprint}) and {fingerprint} != ${_PAYLOAD_VARIABLE}"
+                        f"$exists({fingerprint}) and {fingerprint} != ${self._variables.payload}"
                         f" and (({succeeded}) or ({too_large}) or ({held}))"
                     )
                 ),
@@ -413,7 +446,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             .when(sfn.Condition.jsonata(jsonata(too_large)), result_too_large)
             .when(
                 sfn.Condition.jsonata(
-                    jsonata(f"{held} and ${_POLLS_VARIABLE} >= {self.max_polls}")
+                    jsonata(f"{held} and ${self._variables.polls} >= {self.max_polls}")
                 ),
                 lock_wait_timeout,
             )
@@ -445,7 +478,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             ":failed": tasks.DynamoAttributeValue.from_string(RecordStatus.FAILED.value),
             ":failure_status": tasks.DynamoAttributeValue.from_string(
                 jsonata(
-                    f"${_ERROR_VARIABLE}.Error = "
+                    f"${self._variables.error}.Error = "
                     f"{literal(IdempotencyError.RESULT_TOO_LARGE.value)}"
                     f" ? {literal(RecordStatus.RESULT_TOO_LARGE.value)}"
                     f" : {literal(RecordStatus.FAILED.value)}"
@@ -523,6 +556,7 @@ class _ProtocolOfProps(IdempotencyProtocol):
     def __init__(
         self, scope: Construct, id: str, props: ProtocolProps, table: dynamodb.ITable
     ) -> None:
+        self._variables = _Variables.prefixed(DEFAULT_VARIABLE_PREFIX)
         self._construct(scope, id, props, table)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .. import ProtocolState as S
+from ..runtime import WorkflowClient
 from ..testing import DeployedStack, Execution, LocalEngine, Response, post_json
 from .warehouse import Answer, WarehouseSimulator
 
@@ -120,30 +121,62 @@ def _order_result(execution: Execution) -> str | None:
     """Payment, reservations and shipment of a shipped order, in short."""
     if execution.status != "SUCCEEDED":
         return None
-    output = execution.output
+    return _shipment(execution.output)
+
+
+def _shipment(output: dict[str, Any]) -> str:
+    """Payment, reservations and shipment of an order's output, in short."""
     return (
-        f"payment {output['Payment']['paymentId'][:8]}, {len(output['Reservations'])} items"
-        f" reserved, shipment {output['Shipment']['ShipmentId'][:8]}"
+        f"payment {output['Payment']['paymentId'][:8]}, reserved "
+        f"{' '.join(r['ReservationId'][:8] for r in output['Reservations'])}, "
+        f"shipment {output['Shipment']['ShipmentId'][:8]}"
     )
 
 
 def _demo_orders(deployed: DeployedStack) -> list[str]:
-    """Orders through the flow, answered by the warehouse simulator (or not)."""
-    charge = deployed.function("Charge")
+    """Orders through the flow, answered by the warehouse simulator (or not), duplicated."""
+    charge, reserve = deployed.function("Charge"), deployed.function("ReserveItem")
     items = [{"Sku": "A-1", "Quantity": 2, "Price": 10}, {"Sku": "B-2", "Quantity": 1, "Price": 5}]
-    answers = {"O-3": Answer.REJECT, "O-4": Answer.IGNORE, "O-5": Answer.STALL}
     lines = []
     engine = deployed.engine
-    with WarehouseSimulator(engine.sqs, engine.sfn, deployed.queue("WarehouseQueue"), answers):
-        for label, order_id in [
-            ("order completes", "O-1"),
-            ("same order again (duplicate)", "O-1"),
-            ("warehouse rejects", "O-3"),
-            ("warehouse silent (heartbeat)", "O-4"),
-            ("warehouse stalls (timeout)", "O-5"),
-        ]:
-            execution = deployed.run({"OrderId": order_id, "Currency": "EUR", "Items": items})
+
+    def order(order_id: str) -> dict[str, Any]:
+        return {"OrderId": order_id, "Currency": "EUR", "Items": items}
+
+    def run(label: str, order_id: str) -> None:
+        execution = deployed.run(order(order_id))
+        lines.append(_line(label, execution, charge.invocations, _order_result(execution)))
+
+    answers = {"O-3": Answer.REJECT, "O-4": Answer.IGNORE, "O-5": Answer.STALL}
+    queue = deployed.queue("WarehouseQueue")
+    with WarehouseSimulator(engine.sqs, engine.sfn, queue, answers) as warehouse:
+        run("order completes", "O-1")
+        run("same order again (duplicate)", "O-1")
+        with ThreadPoolExecutor(3) as pool:
+            concurrent = list(pool.map(lambda _: deployed.start(order("O-2")), range(3)))
+        for index, execution in enumerate(concurrent):
+            execution.wait()
+            label = f"concurrent duplicate {index + 1}/3"
             lines.append(_line(label, execution, charge.invocations, _order_result(execution)))
+        run("warehouse rejects", "O-3")
+        warehouse.answers = {**answers, "O-3": Answer.SHIP}
+        run("rejected order sent again", "O-3")
+        client = WorkflowClient(deployed.state_machine(), client=engine.sfn, poll_seconds=0.05)
+        for label in ("new order through WorkflowClient", "its duplicate through the client"):
+            before = len(deployed.executions())
+            answer = client.run(order("O-6"))
+            started = len(deployed.executions()) - before
+            lines.append(
+                f"  {label:<34} replayed={answer.replayed} executions started={started}"
+                f"\n  {'':<34} -> {_shipment(answer.output)}"
+            )
+        run("warehouse silent (heartbeat)", "O-4")
+        run("warehouse stalls (timeout)", "O-5")
+    shipped = [message["OrderId"] for message in warehouse.received]
+    lines.append(
+        f"  the warehouse read {len(shipped)} messages: {', '.join(shipped)}; "
+        f"{reserve.invocations} reservations made, {len(deployed.items('Reservations'))} kept"
+    )
     for message in deployed.published():
         lines.append(f"  notification: {message['Message']}")
     return lines
@@ -176,7 +209,8 @@ def main(cloud_assembly: str = "cdk.out") -> None:
             )
             print(f"\n{name}")
             print("\n".join(demo(deployed)))
-            print(f"  records in the table: {len(deployed.items())}")
+            for table in deployed.tables:
+                print(f"  items in {table}: {len(deployed.items(table))}")
 
 
 if __name__ == "__main__":

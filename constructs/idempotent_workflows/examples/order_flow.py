@@ -1,10 +1,14 @@
 """The order flow: a durable Standard workflow composed from the library's pieces.
 
-``ValidateOrder`` (a Lambda function, retried with backoff) → ``ChargePayment`` (the charge,
-inside an ``IdempotencyProtocol`` keyed on the order id) → ``ReserveItems`` (a Map over the
-line items with a concurrency limit) → ``WaitForWarehouse`` (a task token sent to the
-warehouse queue; the execution sleeps until the warehouse answers). Every state's errors go to
-``NotifyFailure`` (an SNS message), which ends the execution with the original error.
+The whole flow runs inside an ``IdempotencyProtocol`` keyed on the order id (``Order``
+namespace), so a duplicated order, concurrent or later, gets the first one's outcome and
+ships once: ``ValidateOrder`` (a Lambda function, retried with backoff) → ``ChargePayment``
+(the charge, inside its own protocol, ``Payment`` namespace, so that a retry after a later
+failure does not charge again) → ``ReserveItems`` (a Map over the line items with a
+concurrency limit; each line reserved once per order, keyed ``OrderId#line``) →
+``WaitForWarehouse`` (a task token sent to the warehouse queue; the execution sleeps until the
+warehouse answers). Every state's errors go to ``NotifyFailure`` (an SNS message), which ends
+the execution with the original error.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, Final
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -24,6 +29,7 @@ from .. import (
     IdempotencyKey,
     IdempotencyProtocol,
     IdempotencyTable,
+    errors_as,
     execution_logs,
     handler_function,
     queue_with_dead_letters,
@@ -39,6 +45,14 @@ DEFAULT_WAREHOUSE_TIMEOUT: Final = Duration.hours(2)
 DEFAULT_WAREHOUSE_HEARTBEAT: Final = Duration.minutes(10)
 #: Field of the warehouse's message that carries the task token.
 TOKEN_FIELD: Final = "TaskToken"
+#: How much longer than the warehouse's longest wait an order's lock is honoured: the
+#: validation, the charge and the reservations before it.
+ORDER_LEASE_MARGIN: Final = Duration.minutes(15)
+#: How long an order's outcome answers its duplicates, counted from the end of its lease.
+ORDER_RECORD_TTL_MARGIN: Final = Duration.days(1)
+#: Wait between two reads of an order held by another execution. Each poll costs 3 state
+#: transitions; a shorter wait answers a concurrent duplicate sooner and costs more.
+ORDER_POLL_INTERVAL: Final = Duration.minutes(1)
 
 
 def _longer(duration: Any, than: Duration) -> bool:
@@ -52,18 +66,25 @@ def _merged(field: str, value: str) -> str:
 
 
 class OrderFlowStack(Stack):
-    """A durable order flow: validate, charge once, reserve, wait for the warehouse.
+    """A durable order flow that ships each order once: validate, charge, reserve, wait.
 
     Input: ``{"OrderId": "o-1", "Currency": "EUR", "Items": [{"Sku": "A-1", "Quantity": 2,
     "Price": 10}]}``. Output: the validated order (with ``Total``) plus ``Payment`` (the
     receipt), ``Reservations`` (one per line item) and ``Shipment`` (the warehouse's answer).
 
+    - The whole flow runs at most once per ``OrderId`` at a time (``order_protocol``): a
+      duplicate gets the first execution's output, waits for it while it runs (polls a
+      minute apart), or is refused when its ``Currency`` or ``Items`` differ
+      (``Idempotency.PayloadMismatch``); after a failure the order runs again.
     - ``ValidateOrder`` retries ``States.TaskFailed`` 3 times, 2, 4 and 8 s apart, but never
       an ``InvalidOrder``.
     - ``ChargePayment`` charges ``Total`` at most once per ``OrderId``: a retried or duplicated
       order gets the first charge's receipt; the same id with another total or currency is
       refused (``Idempotency.PayloadMismatch``).
-    - ``ReserveItems`` reserves at most ``max_concurrency`` line items at a time.
+    - ``ReserveItems`` reserves at most ``max_concurrency`` line items at a time, each line
+      once per order (:attr:`reservations`, keyed ``OrderId#line``): a run again after a
+      failure gets the first reservation back; another SKU or quantity on a reserved line
+      fails with ``ReservationConflict``.
     - ``WaitForWarehouse`` sends ``{"OrderId", "Reservations", "TaskToken"}`` to
       :attr:`warehouse_queue` and waits for ``SendTaskSuccess`` (its output is the shipment),
       ``SendTaskFailure``, a missed heartbeat or the timeout.
@@ -96,15 +117,19 @@ class OrderFlowStack(Stack):
         Where failed orders are announced.
     state_machine : aws_stepfunctions.StateMachine
         The flow.
+    order_protocol : IdempotencyProtocol
+        The protocol around the whole flow (key ``OrderId``, lease ``warehouse_timeout``
+        plus 15 minutes, outcome kept a day longer).
+    reservations : aws_dynamodb.ITable
+        One item per reserved order line.
 
     Raises
     ------
     TypeError
         If a prop has the wrong type (the message names the prop and what to pass).
     ValueError
-        If ``max_concurrency`` is below 1. The library's pieces check the other props as
-        they are built: ``wait_for_callback`` the timeout and heartbeat (whole seconds, the
-        heartbeat shorter), ``queue_with_dead_letters`` the removal policy.
+        If ``max_concurrency`` is below 1, a warehouse duration is not whole seconds from 1 s
+        (the timeout up to a year), or the heartbeat is not shorter than the timeout.
     """
 
     def __init__(
@@ -134,9 +159,29 @@ class OrderFlowStack(Stack):
             heartbeat = DEFAULT_WAREHOUSE_HEARTBEAT
         super().__init__(scope, id, **kwargs)
         self._removal_policy = removal_policy
-        self.warehouse_queue, _ = queue_with_dead_letters(
-            self, "WarehouseQueue", "WarehouseDeadLetters", removal_policy=removal_policy
-        )
+        with errors_as("OrderFlowStack"):
+            self.warehouse_queue, _ = queue_with_dead_letters(
+                self, "WarehouseQueue", "WarehouseDeadLetters", removal_policy=removal_policy
+            )
+        with errors_as(
+            "OrderFlowStack", timeout="warehouse_timeout", heartbeat="warehouse_heartbeat"
+        ):
+            wait = wait_for_callback(
+                self,
+                "WaitForWarehouse",
+                queue=self.warehouse_queue,
+                message=(
+                    "{'OrderId': $states.input.OrderId, 'Reservations': $states.input.Reservations}"
+                ),
+                timeout=timeout,
+                heartbeat=heartbeat,
+                token_field=TOKEN_FIELD,
+                outputs=_merged("Shipment", "$states.result"),
+            )
+        self._table = IdempotencyTable(self, "Payments", removal_policy=removal_policy)
+        self.reservations = IdempotencyTable(
+            self, "Reservations", removal_policy=removal_policy
+        ).table
         self.failure_topic = sns.Topic(
             self,
             "OrderFailures",
@@ -153,25 +198,24 @@ class OrderFlowStack(Stack):
         validate = self._validate_order()
         charge = self._charge_payment()
         reserve = self._reserve_items(max_concurrency)
-        wait = wait_for_callback(
-            self,
-            "WaitForWarehouse",
-            queue=self.warehouse_queue,
-            message=(
-                "{'OrderId': $states.input.OrderId, 'Reservations': $states.input.Reservations}"
-            ),
-            timeout=timeout,
-            heartbeat=heartbeat,
-            token_field=TOKEN_FIELD,
-            outputs=_merged("Shipment", "$states.result"),
-        )
         failure.catch(validate, charge, reserve, wait)
+        lease = timeout.plus(ORDER_LEASE_MARGIN)
+        self.order_protocol = IdempotencyProtocol(
+            self,
+            "OrderProtocol",
+            work=validate.next(charge).next(reserve).next(wait),
+            table=self._table,
+            key=IdempotencyKey.from_fields("OrderId"),
+            key_namespace="Order",
+            payload_fields=("Currency", "Items"),
+            lease=lease,
+            record_ttl=lease.plus(ORDER_RECORD_TTL_MARGIN),
+            poll_interval=ORDER_POLL_INTERVAL,
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(
-                validate.next(charge).next(reserve).next(wait)
-            ),
+            definition_body=sfn.DefinitionBody.from_chainable(self.order_protocol),
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=sfn.StateMachineType.STANDARD,
             logs=execution_logs(self, removal_policy=removal_policy),
@@ -184,10 +228,12 @@ class OrderFlowStack(Stack):
         entry: tuple[str, str],
         description: str,
         payload: sfn.TaskInput | None = None,
-    ) -> tasks.LambdaInvoke:
+        environment: dict[str, str] | None = None,
+    ) -> tuple[tasks.LambdaInvoke, lambda_.IFunction]:
         """Task ``name`` that invokes a new function ``<name>Function``; outputs its answer.
 
         ``entry`` is ``(folder, module)``: the handler in ``lambdas/<folder>/<module>.py``.
+        Returns the task and its function.
         """
         folder, module = entry
         function = handler_function(
@@ -196,18 +242,20 @@ class OrderFlowStack(Stack):
             folder=folder,
             entry=module,
             description=description,
+            environment=environment,
             removal_policy=self._removal_policy,
         )
-        return tasks.LambdaInvoke.jsonata(
+        task = tasks.LambdaInvoke.jsonata(
             self,
             name,
             lambda_function=function,
             payload=payload,
             outputs="{% $states.result.Payload %}",
         )
+        return task, function
 
     def _validate_order(self) -> tasks.LambdaInvoke:
-        task = self._invoke(
+        task, _ = self._invoke(
             "ValidateOrder", ("orders", "validate"), "Validates and prices an order"
         )
         # The first matching retrier decides: an invalid order is never retried.
@@ -221,9 +269,14 @@ class OrderFlowStack(Stack):
         return task
 
     def _charge_payment(self) -> sfn.Parallel:
-        """The charge inside the idempotency protocol, wrapped so that its errors are caught."""
+        """The charge inside its own protocol, wrapped so that its errors are caught.
+
+        The order's protocol runs the flow again after a failure (a warehouse rejection, say);
+        this one keeps the charge to one per order across those runs. Nested in the order's,
+        it has its own state names, variables and key namespace.
+        """
         body = {"amount": "{% $states.input.Total %}", "currency": "{% $states.input.Currency %}"}
-        charge = self._invoke(
+        charge, _ = self._invoke(
             "Charge",
             ("payments", "charge"),
             "Charges the total of an order",
@@ -233,18 +286,25 @@ class OrderFlowStack(Stack):
             self,
             "PaymentProtocol",
             work=charge,
-            table=IdempotencyTable(self, "Payments", removal_policy=self._removal_policy),
+            table=self._table,
             key=IdempotencyKey.from_fields("OrderId"),
+            key_namespace="Payment",
             payload_fields=("Total", "Currency"),
+            variable_prefix="payment",
         )
+        protocol.prefix_states("Payment")
         return sfn.Parallel.jsonata(
             self, "ChargePayment", outputs="{% " + _merged("Payment", "$states.result[0]") + " %}"
         ).branch(protocol)
 
     def _reserve_items(self, max_concurrency: int) -> sfn.Map:
-        reserve = self._invoke(
-            "ReserveItem", ("orders", "reserve"), "Reserves one line item in stock"
+        reserve, function = self._invoke(
+            "ReserveItem",
+            ("orders", "reserve"),
+            "Reserves one line item in stock, once per order and line",
+            environment={"RESERVATIONS_TABLE": self.reservations.table_name},
         )
+        self.reservations.grant(function, "dynamodb:UpdateItem")
         reservations = sfn.Map.jsonata(
             self,
             "ReserveItems",
@@ -252,6 +312,7 @@ class OrderFlowStack(Stack):
             item_selector={
                 "OrderId": "{% $states.input.OrderId %}",
                 "Item": "{% $states.context.Map.Item.Value %}",
+                "Line": "{% $states.context.Map.Item.Index %}",
             },
             max_concurrency=max_concurrency,
             outputs="{% " + _merged("Reservations", "$states.result") + " %}",

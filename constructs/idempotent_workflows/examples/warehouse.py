@@ -62,6 +62,8 @@ class WarehouseSimulator:
     ----------
     answered : dict of str to Answer
         What it did with each order it read, by ``OrderId``.
+    received : list of dict
+        Every message it read, in order (without the task token): what the warehouse saw.
     problems : list of str
         Messages it could not serve (no ``OrderId`` or token, or an answer Step Functions
         refused, such as a token whose task timed out meanwhile); it goes on with the next.
@@ -74,6 +76,7 @@ class WarehouseSimulator:
     default: Answer = Answer.SHIP
     delay: float = 0.05
     answered: dict[str, Answer] = field(default_factory=dict)
+    received: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -105,6 +108,7 @@ class WarehouseSimulator:
 
     def _answer(self, order: dict[str, Any]) -> None:
         order_id, token = order["OrderId"], order[TOKEN_FIELD]
+        self.received.append({k: v for k, v in order.items() if k != TOKEN_FIELD})
         answer = self.answers.get(order_id, self.default)
         self.answered[order_id] = answer
         if answer is Answer.IGNORE:

@@ -6,8 +6,13 @@ fingerprint of its payload fields, equal to the state machine's own (proven agai
 reference JSONata, npm jsonata 2.0.6). ``WorkflowDescription`` reads a workflow's key rule,
 table and settings from its deployed definition, so nothing is configured twice.
 
-This package imports the standard library only, and ``jmespath`` (a dependency of botocore)
-in the JMESPath key mode: never aws-cdk-lib, so it loads in a Lambda function.
+``WorkflowClient`` starts a workflow so that a duplicate is answered from the first
+execution without entering a state (Standard: by execution name), or through the workflow's
+lock protocol (Express).
+
+This package imports the standard library only, ``jmespath`` (a dependency of botocore) in
+the JMESPath key mode, and boto3 for a client you did not pass: never aws-cdk-lib, so it
+loads in a Lambda function.
 
 Examples
 --------
@@ -21,6 +26,11 @@ In a Lambda function that starts a deployed workflow (its role allowed
 
 from __future__ import annotations
 
+from .client import PayloadMismatchError as PayloadMismatchError
+from .client import WorkflowClient as WorkflowClient
+from .client import WorkflowExecution as WorkflowExecution
+from .client import WorkflowFailed as WorkflowFailed
+from .client import WorkflowResult as WorkflowResult
 from .description import WorkflowDescription as WorkflowDescription
 from .hashing import InvalidKeyError as InvalidKeyError
 from .hashing import canonical_json as canonical_json
@@ -36,8 +46,13 @@ __all__ = [
     "InputJmespath",
     "InvalidKeyError",
     "KeyRule",
+    "PayloadMismatchError",
     "WholeInput",
+    "WorkflowClient",
     "WorkflowDescription",
+    "WorkflowExecution",
+    "WorkflowFailed",
+    "WorkflowResult",
     "canonical_json",
     "fingerprint",
     "record_id",

@@ -176,7 +176,10 @@ try:
         MockTestCase,
         StateMockedResponses,
     )
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.parser.models import (
+        StepFunctionsParserBackend,
+        stepfunctions_parser_backends,
+    )
     from moto.stepfunctions.responses import StepFunctionResponse
 except ImportError as error:
     if not (error.name or "").startswith("moto."):
@@ -490,6 +493,12 @@ def run_execution_logic(worker: Any) -> None:
     worker._execution_logic()
 
 
+def step_functions_backend(*, region: str, account: str) -> StepFunctionsParserBackend:
+    """The executing Step Functions backend of a region (below the HTTP layer, for races)."""
+    backend: StepFunctionsParserBackend = stepfunctions_parser_backends[account][region]
+    return backend
+
+
 def topic_notifications(topic_arn: str, *, region: str, account: str) -> list[Any]:
     """What moto recorded as sent to a topic: (id, message, subject, attributes, group) tuples."""
     notifications: list[Any] = sns_backends[account][region].topics[topic_arn].sent_notifications
@@ -510,6 +519,7 @@ __all__ = [
     "run_execution_logic",
     "service_tasks_naming_their_errors",
     "set_test_case",
+    "step_functions_backend",
     "sync_resolver",
     "to_boto_request",
     "topic_notifications",

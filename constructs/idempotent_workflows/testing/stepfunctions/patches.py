@@ -25,6 +25,7 @@ from ..moto_compat import (
 from . import (
     aws_semantics,
     callbacks,
+    execution_names,
     fast_paths,
     faults,
     interpreter,
@@ -37,13 +38,17 @@ from . import (
 
 
 def _starts(test_case_for: Callable[[str, str], MockTestCase]) -> list[Any]:
-    """StartExecution and StartSyncExecution: input limit, JSON only, test case; names."""
+    """StartExecution and StartSyncExecution: input limit, JSON only, test case; names.
+
+    StartExecution also checks and takes names as Step Functions does (``execution_names``).
+    """
 
     def checked(start: Callable[..., Any]) -> Callable[..., Any]:
         return interpreter.json_input_only(interpreter.input_length_limit(start))
 
     def start(original: Callable[..., Any]) -> Callable[..., Any]:
-        started = interpreter.generated_name(checked(original))
+        named = execution_names.names_as_step_functions(original)
+        started = interpreter.generated_name(checked(named))
         return faults.test_case_from_arn(started, test_case_for)
 
     start_sync = checked(sync_execution.start_sync_execution)

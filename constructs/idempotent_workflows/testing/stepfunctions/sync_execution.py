@@ -12,10 +12,11 @@ import datetime
 import json
 import re
 import uuid
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ..moto_compat import (
     ActionResult,
+    BackendExecution,
     InvalidExecutionInput,
     ServiceException,
     StepFunctionResponse,
@@ -25,6 +26,9 @@ from ..moto_compat import (
     request_parameter,
     urls,
 )
+
+#: The kind of execution ``new_execution`` makes (moto's ``Execution`` or ``SyncExecution``).
+ExecutionT = TypeVar("ExecutionT", BackendExecution, SyncExecution)
 
 #: The host boto3 sends StartSyncExecution to (``sync-`` prefixed to the Step Functions host).
 SYNC_URL_BASE: Final = r"https?://sync-states\.(.+)\.amazonaws.com"
@@ -65,22 +69,54 @@ def start_sync_execution(
         raise StateMachineTypeNotSupported(
             "This operation is not supported by this type of state machine"
         )
+    execution = new_execution(
+        self,
+        state_machine,
+        SyncExecution,
+        name=name or uuid.uuid4().hex,
+        execution_input=execution_input,
+        trace_header=trace_header,
+    )
+    execution.start()
+    return execution
+
+
+def new_execution(
+    backend: Any,
+    state_machine: Any,
+    execution_class: type[ExecutionT],
+    *,
+    name: str,
+    execution_input: str | None,
+    trace_header: str | None,
+    arn_suffix: str = "",
+) -> ExecutionT:
+    """A new execution of ``state_machine``, kept with its others, not started yet.
+
+    For the Express starts the engine makes itself (StartSyncExecution, and StartExecution
+    of an Express state machine, ``execution_names``): no name check, the ARN ends with
+    ``name`` and ``arn_suffix``.
+
+    Raises
+    ------
+    InvalidExecutionInput
+        If ``execution_input`` is not JSON.
+    """
     input_text = "{}" if execution_input is None else execution_input
     try:
         json.loads(input_text)
     except ValueError as error:
         raise InvalidExecutionInput(str(error)) from None
-    name = name or uuid.uuid4().hex
-    execution = SyncExecution(
+    execution = execution_class(
         name=name,
         sm_type=state_machine.type,
         role_arn=state_machine.roleArn,
         exec_arn=(
-            f"arn:{self.partition}:states:{self.region_name}:{self.account_id}:execution:"
-            f"{state_machine.name}:{name}"
+            f"arn:{backend.partition}:states:{backend.region_name}:{backend.account_id}:"
+            f"execution:{state_machine.name}:{name}{arn_suffix}"
         ),
-        account_id=self.account_id,
-        region_name=self.region_name,
+        account_id=backend.account_id,
+        region_name=backend.region_name,
         state_machine=state_machine,
         start_date=datetime.datetime.now(tz=datetime.UTC),
         cloud_watch_logging_session=None,
@@ -89,7 +125,6 @@ def start_sync_execution(
         activity_store={},
     )
     state_machine.executions.append(execution)
-    execution.start()
     return execution
 
 
