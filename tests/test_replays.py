@@ -24,6 +24,7 @@ from idempotent_workflows import (
     ReplayReport,
 )
 from idempotent_workflows import ProtocolState as S
+from idempotent_workflows.private.record import REPLAYABLE_BYTES
 from idempotent_workflows.testing import Response, post_json
 
 PAYMENT = {"amount": 25, "currency": "EUR"}
@@ -207,6 +208,20 @@ def test_a_stored_failure_says_false_first_then_true_with_the_same_bytes(echo_ap
     assert sum(e.states_entered.count(S.RUN_WORK) for e in echo_api.executions()) == 1
 
 
+#: Quotes in the largest ``{"blob": ...}`` output that replays: the record counts its JSON text
+#: (11 bytes and 2 per quote, written \") plus one per quote and backslash in it (4, and 2).
+LARGEST_QUOTES = (REPLAYABLE_BYTES - 15) // 4
+
+
+def test_an_answer_at_the_replay_limit_replays_with_the_flag(echo_api):
+    at_limit = {"n": LARGEST_QUOTES, "c": '"'}
+    first = pay(echo_api, "k-limit", at_limit)
+    retry = pay(echo_api, "k-limit", at_limit)
+    assert first.status == retry.status == 200
+    assert (first.headers["X-Replayed"], retry.headers["X-Replayed"]) == ("false", "true")
+    assert retry.body == first.body and len(first.body) == 11 + 2 * LARGEST_QUOTES
+
+
 def test_the_header_names_are_configurable(echo_api):
     first = pay(echo_api, '"k-named"', {"n": 3, "c": "x"})
     retry = pay(echo_api, "k-named", {"n": 3, "c": "x"})
@@ -380,6 +395,18 @@ def test_an_embedded_protocol_assigns_whether_it_replayed(local_engine, workflow
     first, duplicate = deployed.run({"id": "k"}), deployed.run({"id": "k"})
     assert first.output == {"result": {"charged": True}, "replayed": False}
     assert duplicate.output == {"result": {"charged": True}, "replayed": True}
+
+
+@pytest.mark.parametrize("workflow_type", TYPES, ids=["Standard", "Express"])
+def test_the_envelope_does_not_move_the_replay_limit(local_engine, workflow_type):
+    blob = {"blob": "{% $pad('', $states.input.n, '\"') %}"}
+    deployed = local_engine.deploy(workflow_stack(workflow_type, ReplayReport.ENVELOPE, blob))
+    first = deployed.run({"id": "at", "n": LARGEST_QUOTES})
+    duplicate = deployed.run({"id": "at", "n": 1})
+    assert duplicate.output == {"replayed": True, "result": {"blob": '"' * LARGEST_QUOTES}}
+    assert first.output == {**duplicate.output, "replayed": False}
+    past = deployed.run({"id": "past", "n": LARGEST_QUOTES + 1})
+    assert past.error == "Idempotency.ResultTooLarge"
 
 
 def test_a_replayed_stored_failure_says_so_in_its_cause(local_engine):
