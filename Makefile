@@ -26,7 +26,9 @@ setup: $(VENV)/.installed node_modules/.installed
 # Exact versions come from constraints.txt; the library itself declares compatible ranges.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[ministack]' \
+		--group dev
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -43,6 +45,9 @@ run: synth
 	$(PY) -m idempotent_workflows.examples.demo cdk.out
 
 test: setup
+# pytest also runs `make bench` in its quick mode (tests/test_bench.py: every figure computed),
+# the wheel installed at the lowest and at the highest versions its ranges admit, used by a
+# user's app (tests/test_wheel.py), and every Python snippet of the docs (tests/test_snippets.py).
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -52,7 +57,7 @@ test: setup
 # (hypothesis profile "fuzz" in tests/conftest.py); failures are kept in .hypothesis/ to replay.
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_properties.py tests/test_jsonata_fidelity.py \
-		tests/test_jsonata_engine.py
+		tests/test_jsonata_engine.py tests/test_runtime_keys.py
 
 typecheck: setup
 	$(PY) -m mypy
@@ -67,5 +72,6 @@ clean:
 	rm -rf cdk.out $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
+# The numbers of README's Performance section, written to bench/results.json (minutes).
 bench: setup
 	$(PY) bench/benchmark.py

@@ -2,13 +2,20 @@
 
 Run with ``make bench``. Prints one table and writes it to ``bench/results.json``. Times are
 medians of repeated runs on a shared machine: read the ratios, not the absolute seconds.
+
+``--quick`` (run by ``make test``, through tests/test_bench.py) takes every measurement through
+the same code with one or a few repetitions and a small test file in place of the whole suite,
+prints the table and writes nothing: it shows that every figure can still be computed, and
+says nothing about speed. Either mode fails when a figure is missing.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import json
+import math
 import os
 import shutil
 import statistics
@@ -17,15 +24,20 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App
+from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 from idempotent_workflows import IdempotencyKey
 from idempotent_workflows import ProtocolState as S
-from idempotent_workflows.examples import IdempotentWorkflowStack, add_example_stacks
+from idempotent_workflows.examples import (
+    IdempotentWorkflowStack,
+    TransactionStack,
+    add_example_stacks,
+)
 from idempotent_workflows.testing import (
     DeployedStack,
     Execution,
@@ -38,9 +50,47 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 #: Step Functions Standard price per state transition (USD 0.025 per 1,000).
 PRICE_PER_TRANSITION = 0.025 / 1000
-SYNTH_RUNS = 5
-DUPLICATE_RUNS = 60
-CONCURRENT_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Repetitions:
+    """How often each measurement is repeated, and which tests the suite timing runs."""
+
+    synth: int
+    duplicates: int
+    concurrent_rounds: int
+    concurrent_executions: int
+    deployed_duplicates: int
+    suite: tuple[str, ...]
+    #: The stacks of the cost table (``None``: all of them).
+    cost_stacks: tuple[str, ...] | None = None
+    #: Deploy into MiniStack only the stacks whose duplicates are timed, not ``--all``.
+    deploy_measured_only: bool = False
+
+
+#: The numbers README's Performance section shows.
+FULL = Repetitions(
+    synth=5,
+    duplicates=60,
+    concurrent_rounds=3,
+    concurrent_executions=40,
+    deployed_duplicates=9,
+    suite=(),
+)
+#: Every code path once, for CI: no figure is meaningful as a speed. The cost table keeps a
+#: stack of each kind (the demo's workflow with its JMESPath key, the router as Express: both
+#: branches of the scenarios, both prices); MiniStack gets the two stacks it times; the suite
+#: timing runs one small test file.
+QUICK = Repetitions(
+    synth=1,
+    duplicates=3,
+    concurrent_rounds=1,
+    concurrent_executions=8,
+    deployed_duplicates=1,
+    suite=("tests/test_lambdas.py", "-n", "0"),
+    cost_stacks=("JmespathKeyStandard", "TransactionExpress"),
+    deploy_measured_only=True,
+)
 
 
 def _row(
@@ -91,9 +141,11 @@ def _throttled_once(engine: LocalEngine, deployed: DeployedStack) -> str:
 
 
 def _scenarios(
-    engine: LocalEngine, name: str, deployed: DeployedStack, work_states: set[str]
+    engine: LocalEngine, stack: Stack, deployed: DeployedStack, work_states: set[str]
 ) -> list[dict]:
-    if name.startswith("Transaction"):
+    name = stack.stack_name
+    transaction = isinstance(stack, TransactionStack)
+    if transaction:
         work = deployed.function("Purchase")
         first_input = {"TransactionType": "PURCHASE", "TransactionId": "b-1", "Amount": 5}
         poll_input = {"TransactionType": "PURCHASE", "TransactionId": "b-2", "Amount": 5}
@@ -114,16 +166,30 @@ def _scenarios(
     waiter = max((e.wait() for e in started), key=lambda e: e.states_entered.count(S.WAIT_FOR_LOCK))
     work.latency = 0.0
     rows.append(row("one poll of a waiter", waiter, per_poll=True))
-    if not name.startswith("Transaction"):
+    if not transaction:
         work.environment["FAILURE_RATE"] = "1"
     rows.append(row("failure", deployed.run(failing_input)))
     return rows
 
 
-def cost_table() -> list[dict]:
-    """States, Lambda invocations and DynamoDB calls of each scenario, from the histories."""
-    app = App(context=json.loads((ROOT / "cdk.json").read_text())["context"])
-    stacks = add_example_stacks(app)
+def _app(**kwargs: Any) -> App:
+    """An App with the context of cdk.json, as app.py gets it from the CDK CLI."""
+    return App(context=json.loads((ROOT / "cdk.json").read_text())["context"], **kwargs)
+
+
+def cost_table(names: tuple[str, ...] | None = None) -> list[dict]:
+    """States, Lambda invocations and DynamoDB calls of each scenario, from the histories.
+
+    The two example workflows, as Standard and as Express (the API and the order flow have
+    scenarios of their own, not measured here), and the demo keyed by a JMESPath; only the
+    stacks ``names`` when given.
+    """
+    app = _app()
+    stacks: list[Stack] = [
+        stack
+        for stack in add_example_stacks(app)
+        if isinstance(stack, (IdempotentWorkflowStack, TransactionStack))
+    ]
     # The classic demo computes its key with a Lambda function from a JMESPath in the input:
     # the same workflow in that mode shows what the Lambda-free key saves.
     stacks.append(
@@ -131,19 +197,24 @@ def cost_table() -> list[dict]:
             app, "JmespathKeyStandard", key=IdempotencyKey.from_input_jmespath()
         )
     )
+    if names is not None:
+        stacks = [stack for stack in stacks if stack.stack_name in names]
+        if len(stacks) != len(names):
+            found = [stack.stack_name for stack in stacks]
+            raise LookupError(f"Cost table stacks {names} asked for, found only {found}")
     rows = []
     with LocalEngine(wait_scale=0.01) as engine:
         for stack in stacks:
             (definition,) = state_machine_definitions(Template.from_stack(stack).to_json()).values()
             work_states = set(work_branch(definition)["States"])
-            rows += _scenarios(engine, stack.stack_name, engine.deploy(stack), work_states)
+            rows += _scenarios(engine, stack, engine.deploy(stack), work_states)
     return rows
 
 
-def _synth_seconds(app_command: str, outdir: str) -> float:
+def _synth_seconds(app_command: str, outdir: str, *context: str) -> float:
     started = time.perf_counter()
     subprocess.run(
-        ["cdk", "synth", "--quiet", "--app", app_command, "--output", outdir],
+        ["cdk", "synth", "--quiet", "--app", app_command, "--output", outdir, *context],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -151,17 +222,32 @@ def _synth_seconds(app_command: str, outdir: str) -> float:
     return time.perf_counter() - started
 
 
-def synth_times() -> dict[str, Any]:
+def _stack_count(outdir: str) -> int:
+    """How many stacks a synthesized cloud assembly holds."""
+    manifest = json.loads((Path(outdir) / "manifest.json").read_text())
+    return sum(
+        artifact["type"] == "aws:cloudformation:stack"
+        for artifact in manifest["artifacts"].values()
+    )
+
+
+def synth_times(runs: int) -> dict[str, Any]:
     """Median synth time of app.py and of a bare app with as many empty stacks, alternated."""
     python = sys.executable
     ours, bare = [], []
     with tempfile.TemporaryDirectory() as outdir:
-        for _ in range(SYNTH_RUNS):
+        for _ in range(runs):
             ours.append(_synth_seconds(f"{python} app.py", outdir + "/ours"))
-            bare.append(_synth_seconds(f"{python} bench/bare_app.py", outdir + "/bare"))
+            stacks = _stack_count(outdir + "/ours")
+            bare.append(
+                _synth_seconds(
+                    f"{python} bench/bare_app.py", outdir + "/bare", "-c", f"stacks={stacks}"
+                )
+            )
     app_median, bare_median = statistics.median(ours), statistics.median(bare)
     return {
-        "runs": SYNTH_RUNS,
+        "runs": runs,
+        "stacks": stacks,
         "app_median_s": round(app_median, 2),
         "bare_median_s": round(bare_median, 2),
         "ratio": round(app_median / bare_median, 2),
@@ -192,14 +278,13 @@ def _timed(action: Any) -> float:
     return time.perf_counter() - started
 
 
-def throughput() -> dict[str, Any]:
+def throughput(repetitions: Repetitions) -> dict[str, Any]:
     """A duplicate execution against its two direct DynamoDB calls; executions per second.
 
     Duplicates and direct pairs alternate in one engine, so that both see the same load;
     each figure is a median.
     """
-    app = App(context=json.loads((ROOT / "cdk.json").read_text())["context"])
-    stack = add_example_stacks(app)[0]
+    stack = IdempotentWorkflowStack(_app(), "IdempotentWorkflowStandard")
     results: dict[str, Any] = {}
     with LocalEngine() as engine:
         deployed = engine.deploy(stack)
@@ -214,7 +299,7 @@ def throughput() -> dict[str, Any]:
             _direct_pair(engine, deployed.table(), record["id"])
 
         duplicates, pairs = [], []
-        for _ in range(DUPLICATE_RUNS):
+        for _ in range(repetitions.duplicates):
             duplicates.append(_timed(duplicate))
             pairs.append(_timed(direct))
         results["duplicate_ms"] = _median_ms(duplicates)
@@ -222,46 +307,52 @@ def throughput() -> dict[str, Any]:
         results["ratio"] = round(statistics.median(duplicates) / statistics.median(pairs), 2)
         results["sequential_per_s"] = round(1 / statistics.median(duplicates), 1)
         rates = []
-        for _ in range(CONCURRENT_ROUNDS):
+        executions = repetitions.concurrent_executions
+        for _ in range(repetitions.concurrent_rounds):
             with ThreadPoolExecutor(8) as pool:
-                seconds = _timed(lambda: list(pool.map(lambda _: duplicate(), range(40))))
-            rates.append(40 / seconds)
+                seconds = _timed(lambda: list(pool.map(lambda _: duplicate(), range(executions))))
+            rates.append(executions / seconds)
         results["concurrent_8_per_s"] = round(statistics.median(rates), 1)
     return results
 
 
-def ministack_times() -> dict[str, Any]:
+def ministack_times(runs: int, *, measured_only: bool = False) -> dict[str, Any]:
     """MiniStack start, bootstrap and deploy; a duplicate there and on the local engine.
 
-    The deploy is ``cdk deploy --all`` of the four example stacks; the duplicate times are
-    medians of 9, on the same stacks and input in both.
+    The deploy is ``cdk deploy --all`` of the example stacks (with ``measured_only``, of the
+    two it times); the duplicate times are medians of ``runs``, on the same stacks and input
+    in both.
     """
     from idempotent_workflows.testing.ministack import MiniStack, run_execution
 
     purchase = {"TransactionType": "PURCHASE", "TransactionId": "bench", "Amount": 5}
     outdir = tempfile.mkdtemp(prefix="bench-cdk-out-")
-    app = App(context=json.loads((ROOT / "cdk.json").read_text())["context"], outdir=outdir)
+    app = _app(outdir=outdir)
     stacks = {stack.stack_name: stack for stack in add_example_stacks(app)}
     app.synth()
-    results: dict[str, Any] = {}
+    measured = ("TransactionStandard", "TransactionExpress")
+    to_deploy = measured if measured_only else ()  # (): --all
+    results: dict[str, Any] = {"runs": runs, "stacks": len(to_deploy or stacks)}
     with MiniStack() as local:
-        local.deploy(outdir)
+        local.deploy(outdir, stacks=to_deploy)
         sfn = local.client("stepfunctions")
-        for name in ("TransactionStandard", "TransactionExpress"):
+        for name in measured:
             (arn,) = local.state_machines(name).values()
             express = name.endswith("Express")
             run_execution(sfn, arn, purchase, express=express)
-            seconds = [run_execution(sfn, arn, purchase, express=express).seconds for _ in range(9)]
+            seconds = [
+                run_execution(sfn, arn, purchase, express=express).seconds for _ in range(runs)
+            ]
             results[f"ministack_duplicate_{name}_ms"] = round(statistics.median(seconds) * 1000)
         results["ministack_start_s"] = round(local.timings["start"], 1)
         results["bootstrap_s"] = round(local.timings["bootstrap"], 1)
         results["deploy_all_s"] = round(local.timings[f"deploy {Path(outdir).resolve()}"], 1)
     with LocalEngine(wait_scale=0.01) as engine:
-        for name in ("TransactionStandard", "TransactionExpress"):
+        for name in measured:
             deployed = engine.deploy(stacks[name])
             deployed.run(purchase)
             seconds = []
-            for _ in range(9):
+            for _ in range(runs):
                 started = time.perf_counter()
                 assert deployed.run(purchase).status == "SUCCEEDED"
                 seconds.append(time.perf_counter() - started)
@@ -270,11 +361,11 @@ def ministack_times() -> dict[str, Any]:
     return results
 
 
-def suite_seconds() -> float:
-    """Wall time of the whole test suite, run once."""
+def suite_seconds(arguments: tuple[str, ...]) -> float:
+    """Wall time of the test suite (the whole of it without ``arguments``), run once."""
     started = time.perf_counter()
     suite = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -284,20 +375,49 @@ def suite_seconds() -> float:
     return round(time.perf_counter() - started, 1)
 
 
-def main() -> None:
-    """Run every measurement, print the table and write bench/results.json."""
-    rows = cost_table()
-    synth = synth_times()
-    engine = throughput()
-    deployed = ministack_times()
-    suite = suite_seconds()
+def missing_figures(results: dict[str, Any]) -> list[str]:
+    """The figures that could not be computed: absent, not a number, or not above zero.
+
+    Counts of retries and of Lambda invocations may be zero, and an Express row has no
+    Standard price; every other figure is a positive number.
+    """
+    may_be_zero = {"retries", "lambda_invocations"}
+    missing = []
+
+    def check(where: str, value: Any, *, zero: bool = False) -> None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            missing.append(f"{where} = {value!r}")
+
+    if not results["executions"]:
+        missing.append("executions: no row")
+    for row in results["executions"]:
+        where = f"{row['workflow']} / {row['scenario']}"
+        for name, value in row.items():
+            if name in ("workflow", "scenario"):
+                continue
+            if name == "usd_per_million" and row["workflow"].endswith("Express"):
+                if value is not None:
+                    missing.append(f"{where} / {name}: an Express row has no Standard price")
+                continue
+            check(f"{where} / {name}", value, zero=name in may_be_zero)
+    for section in ("synth", "engine", "ministack"):
+        for name, value in results[section].items():
+            check(f"{section} / {name}", value)
+    check("suite_seconds", results["suite_seconds"])
+    return missing
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """The table README's Performance section shows."""
+    synth, engine, deployed = results["synth"], results["engine"], results["ministack"]
     header = (
         f"{'workflow':<28}{'scenario':<27}{'states':>7}{'retries':>8}{'machinery':>11}"
         f"{'lambda':>8}{'dynamodb':>10}{'USD/1M (Standard)':>19}"
     )
     print(header)
     print("-" * len(header))
-    for row in rows:
+    for row in results["executions"]:
         cost = "-" if row["usd_per_million"] is None else f"{row['usd_per_million']:.2f}"
         print(
             f"{row['workflow']:<28}{row['scenario']:<27}{row['states']:>7g}{row['retries']:>8g}"
@@ -319,29 +439,47 @@ def main() -> None:
     )
     print(
         f"MiniStack: start {deployed['ministack_start_s']} s, cdk bootstrap"
-        f" {deployed['bootstrap_s']} s, cdk deploy --all (4 stacks) {deployed['deploy_all_s']} s"
+        f" {deployed['bootstrap_s']} s, cdk deploy ({deployed['stacks']} stacks)"
+        f" {deployed['deploy_all_s']} s"
     )
     for name in ("TransactionStandard", "TransactionExpress"):
         print(
-            f"duplicate of {name} (median of 9): MiniStack"
+            f"duplicate of {name} (median of {deployed['runs']}): MiniStack"
             f" {deployed[f'ministack_duplicate_{name}_ms']} ms, local engine"
             f" {deployed[f'engine_duplicate_{name}_ms']} ms"
         )
-    print(f"whole test suite: {suite} s")
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "executions": rows,
-                "synth": synth,
-                "engine": engine,
-                "ministack": deployed,
-                "suite_seconds": suite,
-                "cpus": os.cpu_count(),
-            },
-            indent=2,
-        )
-        + "\n"
+    print(f"whole test suite: {results['suite_seconds']} s")
+
+
+def main(arguments: list[str] | None = None) -> None:
+    """Run every measurement, print the table; in full mode, write bench/results.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every measurement once or a few times, nothing written: checks that each figure"
+        " can be computed (make test runs it)",
     )
+    quick = parser.parse_args(arguments).quick
+    repetitions = QUICK if quick else FULL
+    results = {
+        "executions": cost_table(repetitions.cost_stacks),
+        "synth": synth_times(repetitions.synth),
+        "engine": throughput(repetitions),
+        "ministack": ministack_times(
+            repetitions.deployed_duplicates, measured_only=repetitions.deploy_measured_only
+        ),
+        "suite_seconds": suite_seconds(repetitions.suite),
+        "cpus": os.cpu_count(),
+    }
+    print_table(results)
+    missing = missing_figures(results)
+    if missing:
+        raise SystemExit("Figures that could not be computed:\n" + "\n".join(missing))
+    if quick:
+        print("\nquick mode: every figure computed; nothing written (numbers: make bench)")
+        return
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
 
 

@@ -106,3 +106,23 @@ def jsonata_reference():
     reference = JSONataReference()
     yield reference
     reference.close()
+
+
+#: Test files that take longest (fresh venvs, subprocess sessions, the quick benchmark): with
+#: ``--dist loadfile`` files are handed to workers in collection order, so these start first
+#: and the rest of the suite runs beside them instead of after them.
+SLOW_FILES = ("test_wheel.py", "test_snippets.py", "test_bench.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in SLOW_FILES)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The versions each installed-wheel run resolved (``resolved`` in tests/test_wheel.py)."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) == "call":
+                for name, value in report.user_properties:
+                    if name == "resolved":
+                        terminalreporter.write_line(f"{report.nodeid}: {value}")

@@ -577,6 +577,8 @@ def key_stack(*paths: str, **props) -> Stack:
         ("items.0.sku", {"items": [{"sku": "a"}, {"sku": "b"}]}, "SUCCEEDED"),
         ("items.0.sku", {"items": {"sku": "a"}}, "step 0 indexes an array, but the input has"),
         ("items.0.sku", {"items": []}, "missing, null or empty"),
+        ("items.0.sku", {"items": "ab"}, "step 0 indexes an array, but the input has"),
+        ("items.0.sku", {"order": 1}, "missing, null or empty"),  # no items: missing
         ("items.1", {"items": [["a"], ["b"]]}, "SUCCEEDED"),
     ],
 )

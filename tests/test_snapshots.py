@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pytest
 from conftest import EXAMPLE_STACKS, template_json
 from syrupy.extensions.json import JSONSnapshotExtension
@@ -20,3 +22,12 @@ def snapshot_json(snapshot):
 )
 def test_template_snapshot(example_stacks, snapshot_json, name):
     assert mask_asset_hashes(template_json(example_stacks[name])) == snapshot_json
+
+
+def test_any_mapping_is_masked_as_json():
+    """``Template.to_json()`` is typed as a Mapping: any mapping, at any depth, is accepted."""
+    asset = "0123456789abcdef" * 4
+    template = MappingProxyType({"Code": MappingProxyType({"S3Key": f"{asset}.zip"}), "N": [1]})
+    assert mask_asset_hashes(template) == {"Code": {"S3Key": "<asset-hash>.zip"}, "N": [1]}
+    with pytest.raises(TypeError, match="JSON values only, got set"):
+        mask_asset_hashes({"Tags": {"a"}})

@@ -1,7 +1,24 @@
-"""The wheel is the product: built, installed (not editable) in a fresh venv, used from outside.
+"""The wheel is the product: built, installed (not editable) in fresh venvs, used from outside.
 
-The venv gets the oldest aws-cdk-lib and constructs that the wheel's metadata admits, so the
-declared lower bounds are tested, not assumed; everything else comes from constraints.txt.
+Declared ranges are tested ranges. The wheel and its ``testing`` extra are installed twice,
+each time into a new venv outside the repository, and a user's app (tests/wheel_app) is
+synthesized and run on the local engine from there:
+
+- ``highest``: ``pip install '<wheel>[testing]'`` and nothing else, exactly as README tells a
+  user (with the pip of constraints.txt): pip takes the newest version each range admits.
+- ``lowest``: the same with a constraints file pinning every requirement of the wheel (its own
+  and its ``testing`` extra's) at the lower bound it declares, read from the wheel's metadata,
+  so that the list cannot drift from pyproject.toml.
+
+In both, what those requirements need in turn resolves as pip resolves it for a user. Why pip
+and generated constraints rather than uv's ``--resolution``: pip is the installer users run,
+so ``highest`` is what they get today; uv's ``lowest-direct`` lowers only the requirements
+named on its command line (here the wheel itself, checked: uv 0.13.9 installed the newest
+aws-cdk-lib, moto and boto3), and ``lowest`` lowers every transitive dependency as well, to
+versions this library never declared; and uv would be one more tool to pin.
+
+The ``ministack`` extra is not installed here: its one requirement is a single version (the
+engine patches it), the one the suite's MiniStack tests run.
 """
 
 from __future__ import annotations
@@ -16,12 +33,16 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 APP = Path(__file__).resolve().parent / "wheel_app"
 #: What `make` keeps out of a build: environments, caches and outputs.
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "node_modules", "cdk.out", "build", "*.egg-info", "__pycache__", ".*_cache"
 )
+#: Dependencies whose internals the engine patches: their ranges must end at a tested version.
+PATCHED = {"moto", "jsonata-python", "airspeed-ext", "ministack"}
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -30,18 +51,30 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str
     return result.stdout
 
 
-def lower_bounds(wheel: Path) -> dict[str, str]:
-    """The oldest version of each core dependency the wheel's metadata admits (``>=``)."""
+def requirements(wheel: Path, extra: str | None = "testing") -> list[Requirement]:
+    """The wheel's own requirements and those of ``extra`` (``None``: of every extra)."""
     with zipfile.ZipFile(wheel) as archive:
         (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         lines = archive.read(metadata).decode().splitlines()
-    bounds = {}
+    found = []
     for line in lines:
-        if line.startswith("Requires-Dist:") and "extra ==" not in line:
+        if line.startswith("Requires-Dist:"):
             requirement = Requirement(line.removeprefix("Requires-Dist:").strip())
-            (lowest,) = [s.version for s in requirement.specifier if s.operator == ">="]
-            bounds[requirement.name] = lowest
-    return bounds
+            marker = requirement.marker
+            if marker is None or extra is None or marker.evaluate({"extra": extra}):
+                found.append(requirement)
+    return [r for r in found if canonicalize_name(r.name) != "idempotent-workflows"]
+
+
+def lower_bound(requirement: Requirement) -> str:
+    (lowest,) = [s.version for s in requirement.specifier if s.operator in (">=", "==")]
+    return lowest
+
+
+def pinned() -> dict[str, str]:
+    """The exact versions of constraints.txt, by canonical name."""
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    return {canonicalize_name(n): v for n, _, v in (line.partition("==") for line in lines) if v}
 
 
 @pytest.fixture(scope="module")
@@ -63,58 +96,42 @@ def test_the_wheel_carries_the_handlers_and_the_typing_marker(wheel):
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
 
 
-def test_the_declared_ranges_admit_the_pinned_versions_and_one_minor_lower(wheel):
-    bounds = lower_bounds(wheel)
-    assert set(bounds) == {"aws-cdk-lib", "constructs"}
-    pinned = dict(
-        line.split("==")
-        for line in (ROOT / "constraints.txt").read_text().splitlines()
-        if "==" in line
-    )
-    with zipfile.ZipFile(wheel) as archive:
-        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
-        requires = [
-            Requirement(line.removeprefix("Requires-Dist:").strip())
-            for line in archive.read(metadata).decode().splitlines()
-            if line.startswith("Requires-Dist:") and "extra ==" not in line
-        ]
-    for requirement in requires:
-        assert requirement.specifier.contains(pinned[requirement.name])
-    (cdk,) = [r for r in requires if r.name == "aws-cdk-lib"]
-    major, minor, _ = pinned["aws-cdk-lib"].split(".")
-    assert cdk.specifier.contains(f"{major}.{int(minor) - 1}.0")
-    assert not cdk.specifier.contains("3.0.0")
+def test_every_declared_range_has_a_lowest_end_and_patched_ones_a_tested_highest(wheel):
+    """What the lowest resolution pins exists; a patched dependency admits no untested release.
+
+    The pinned development versions lie inside every range, so the suite runs a combination
+    the ranges admit.
+    """
+    declared = requirements(wheel, extra=None)
+    assert {canonicalize_name(r.name) for r in declared} >= {"aws-cdk-lib", "moto", *PATCHED}
+    versions = pinned()
+    for requirement in declared:
+        name = canonicalize_name(requirement.name)
+        assert lower_bound(requirement), f"{requirement}: declare a lower bound (>=)"
+        assert requirement.specifier.contains(versions[name]), (requirement, versions[name])
+        if name in PATCHED:
+            operators = {s.operator for s in requirement.specifier}
+            assert operators & {"<=", "=="}, (
+                f"{requirement}: the engine patches {name}, so its range must end at the newest"
+                " version tested (<=), not admit releases nobody ran"
+            )
 
 
-def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path):
-    """Fresh venv, wheel[testing] at the oldest declared CDK, app and tests in a temp folder."""
+@pytest.mark.parametrize("resolution", ["lowest", "highest"])
+def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path, resolution, record_property):
+    """Fresh venv outside the repo, wheel[testing] at one end of its ranges, app and tests."""
     venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", str(venv)], tmp_path)
+    # No pip of its own: the suite's pip (constraints.txt) installs into it, as it would
+    # into a user's environment.
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
     python = str(venv / "bin" / "python")
-    bounds = lower_bounds(wheel)
-    constraints = tmp_path / "constraints.txt"
-    constraints.write_text(
-        "\n".join(
-            line
-            for line in (ROOT / "constraints.txt").read_text().splitlines()
-            if line.split("==")[0] not in bounds
-        )
-        + "".join(f"\n{name}=={version}" for name, version in bounds.items())
-    )
-    run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-compile",
-            "-c",
-            str(constraints),
-            f"{wheel}[testing]",
-        ],
-        tmp_path,
-    )
+    pip = [sys.executable, "-m", "pip", "--python", python]
+    declared = requirements(wheel)
+    lowest = {canonicalize_name(r.name): lower_bound(r) for r in declared}
+    constraints = tmp_path / "lowest.txt"
+    constraints.write_text("".join(f"{name}=={version}\n" for name, version in lowest.items()))
+    install = [*pip, "install", "-q", "--no-compile", f"{wheel}[testing]"]
+    run(install + (["-c", str(constraints)] if resolution == "lowest" else []), tmp_path)
     project = tmp_path / "payments"
     shutil.copytree(APP, project, ignore=shutil.ignore_patterns("__pycache__"))
     (project / "check_payments.py").rename(project / "test_payments.py")
@@ -125,11 +142,31 @@ def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path):
     }
     where = run([python, "-c", "import idempotent_workflows as m; print(m.__file__)"], project, env)
     assert Path(where.strip()).is_relative_to(venv)
-    versions = run([python, "-m", "pip", "list", "--format=freeze"], project, env)
-    assert f"aws-cdk-lib=={bounds['aws-cdk-lib']}" in versions.splitlines()
+    frozen = run([*pip, "list", "--format=freeze"], project)
+    installed = {
+        canonicalize_name(name): version
+        for name, _, version in (line.partition("==") for line in frozen.splitlines())
+    }
+    shown = sorted({*lowest, "botocore", "jsii"})  # and what boto3 and aws-cdk-lib run on
+    versions = ", ".join(f"{name} {installed[name]}" for name in shown)
+    record_property("resolved", versions)  # printed at the end of the run (conftest)
+    for requirement in declared:
+        name = canonicalize_name(requirement.name)
+        assert requirement.specifier.contains(installed[name]), (resolution, versions)
+        if resolution == "lowest":
+            assert Version(installed[name]) == Version(lowest[name]), (resolution, versions)
+        else:  # never older than what the suite runs with: pip did not settle for less
+            assert Version(installed[name]) >= Version(pinned()[name]), (resolution, versions)
     # The tests synthesize the app (LocalEngine.deploy) and run it through the plugin's fixture.
-    output = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
-    assert "1 passed" in output
+    result = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"{resolution} ({versions}):\n{result.stdout[-5000:]}"
+    assert "2 passed" in result.stdout
 
 
 def test_the_testing_package_names_the_missing_extra():

@@ -14,10 +14,16 @@ from constructs import Construct
 from .lambda_handlers import handler_function
 from .private.checks import field_paths
 from .private.jsonata_expressions import field_selection, jsonata, literal
+from .runtime.key_rules import (
+    JMESPATH_FIELD,
+    MISSING_FIELDS,
+    NOTHING_SELECTED,
+    FieldSelection,
+    InputJmespath,
+    KeyRule,
+    WholeInput,
+)
 from .states import ProtocolState
-
-#: Input field that carries the JMESPath expression in the input-carried key mode.
-JMESPATH_FIELD: Final = "idempotencyKeyJmespath"
 
 #: Workflow variable that holds the key material computed by the JMESPath function.
 _KEY_MATERIAL_VARIABLE: Final = "idemKeyMaterial"
@@ -49,6 +55,15 @@ class IdempotencyKey(ABC):
     Whatever the mode, the selected value is serialized as canonical JSON, so inputs that differ
     only in object key order have the same key.
     """
+
+    @property
+    @abstractmethod
+    def rule(self) -> KeyRule:
+        """The same mode outside the state machine (``idempotent_workflows.runtime``).
+
+        The protocol writes it into its workflow descriptor, so that runtime code computes the
+        keys this mode computes in the state machine.
+        """
 
     @classmethod
     def whole_input(cls) -> IdempotencyKey:
@@ -105,6 +120,8 @@ class IdempotencyKey(ABC):
 
 
 class _WholeInput(IdempotencyKey):
+    rule = WholeInput()
+
     def bind(self, scope: Construct, input_expression: str) -> KeyBinding:
         return KeyBinding(material=input_expression)
 
@@ -116,6 +133,10 @@ class _Fields(IdempotencyKey):
     def __init__(self, paths: Sequence[str]) -> None:
         self.fields = tuple(paths)
 
+    @property
+    def rule(self) -> KeyRule:
+        return FieldSelection(self.fields)
+
     def bind(self, scope: Construct, input_expression: str) -> KeyBinding:
         selection = field_selection(input_expression, self.fields)
         names = ", ".join(literal(path) for path in self.fields)
@@ -124,8 +145,8 @@ class _Fields(IdempotencyKey):
                 f"($selection := {selection};"
                 f" $missing := $filter([{names}], function($f) {{"
                 " ($v := $lookup($selection, $f); $not($exists($v)) or $v = null or $v = '') });"
-                " $count($missing) > 0 ? $error('Idempotency key field(s) missing, null or "
-                "empty in the input: ' & $join($missing, ', ')) : $selection)"
+                f" $count($missing) > 0 ? $error('{MISSING_FIELDS}' & $join($missing, ', '))"
+                " : $selection)"
             )
         )
 
@@ -134,6 +155,8 @@ class _Fields(IdempotencyKey):
 
 
 class _InputJmespath(IdempotencyKey):
+    rule = InputJmespath()
+
     def bind(self, scope: Construct, input_expression: str) -> KeyBinding:
         function = handler_function(
             scope,
@@ -151,12 +174,8 @@ class _InputJmespath(IdempotencyKey):
         material = f"${_KEY_MATERIAL_VARIABLE}"
         return KeyBinding(
             material=(
-                f"($not($exists({material})) or {material} = null ? $error("
-                + literal(
-                    f"The input has no '{JMESPATH_FIELD}', or its expression selected nothing: "
-                    "give every execution an expression that selects a non-null value."
-                )
-                + f") : {material})"
+                f"($not($exists({material})) or {material} = null"
+                f" ? $error({literal(NOTHING_SELECTED)}) : {material})"
             ),
             pre_state=compute_key,
         )

@@ -40,6 +40,7 @@ from .replay import (
     ReplayReport,
 )
 from .retry import RetryPolicy
+from .runtime.description import descriptor_comment
 from .states import ProtocolState as S
 from .table import IdempotencyTable, RecordStatus
 
@@ -262,6 +263,15 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             condition=r.ACQUIRE_CONDITION,
             return_values=tasks.DynamoReturnValues.ALL_NEW,
             assign={_KEY_VARIABLE: jsonata(f"$states.result.Attributes.{r.KEY_ATTRIBUTE}.S")},
+            # What runtime code needs to compute the same keys (WorkflowDescription).
+            comment=descriptor_comment(
+                namespace=self.key_namespace,
+                key=self.key.rule,
+                payload_fields=self.payload_fields,
+                workflow_type=self.workflow_type.value,
+                record_ttl_seconds=self.record_ttl_seconds,
+                lease_seconds=self.lease_seconds,
+            ),
         )
         acquire.add_catch(
             self._read_record(lock_wait_timeout, acquire),
@@ -454,6 +464,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         return_values: tasks.DynamoReturnValues | None = None,
         assign: Mapping[str, Any] | None = None,
         outputs: str = "$states.input",
+        comment: str | None = None,
     ) -> tasks.DynamoUpdateItem:
         """A conditional UpdateItem on the record, with exactly the placeholders it uses."""
         values = {
@@ -499,6 +510,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             },
             return_values=return_values,
             assign=assign,
+            comment=comment,
             outputs=jsonata(outputs),
         )
         self.retry.apply(task)

@@ -1,10 +1,15 @@
 """The user's offline tests: the `local_engine` fixture comes from the wheel's pytest plugin."""
 
+import json
+import urllib.request
+
 from aws_cdk import App
 from payments_app import build
 
 from idempotent_workflows import ProtocolState
+from idempotent_workflows.examples import PaymentsApiStack
 from idempotent_workflows.examples.warehouse import WarehouseSimulator
+from idempotent_workflows.runtime import WorkflowDescription
 
 
 def test_the_users_workflows_run_their_work_once(local_engine):
@@ -18,6 +23,9 @@ def test_the_users_workflows_run_their_work_once(local_engine):
     assert duplicate.output == first.output
     assert duplicate.states_entered[-1] == ProtocolState.RETURN_STORED_RESULT
     assert demo.function("RandomFailure").invocations == 1
+    # The installed runtime computes the record's id (JMESPath mode: the shipped handler).
+    (described,) = WorkflowDescription.describe(demo.state_machine(), local_engine.sfn)
+    assert [item["id"] for item in demo.items()] == [described.record_id(event)]
 
     transactions = local_engine.deploy(stacks["transactions"])
     chargeback = {"TransactionType": "CHARGEBACK", "TransactionId": "c-1", "Amount": 3}
@@ -47,3 +55,25 @@ def test_the_users_workflows_run_their_work_once(local_engine):
     assert first.status == duplicate.status == "SUCCEEDED"
     assert duplicate.output["Payment"] == first.output["Payment"]
     assert orders.function("Charge").invocations == 1
+
+
+def post(url, body, key):
+    """POST JSON with urllib, as any HTTP client would: (status, parsed body)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
+    with urllib.request.urlopen(request) as answer:
+        return answer.status, json.load(answer)
+
+
+def test_the_payments_api_answers_a_retry_from_the_record(local_engine):
+    """Real HTTP to the example API: mapping templates (VTL), StartSyncExecution, the record."""
+    api = local_engine.deploy(PaymentsApiStack(App(), "Api"))
+    with api.serve_api() as served:
+        payment = {"amount": 25, "currency": "EUR"}
+        first, retry = (post(f"{served.url}/payments", payment, "k-1") for _ in range(2))
+    assert first == retry
+    assert first[0] == 201 and first[1]["status"] == "CHARGED"
+    assert api.function("ChargeFunction").invocations == 1

@@ -1,7 +1,9 @@
 """JSONata building blocks of the protocol's states: keys, clocks, JSON text and error causes.
 
 Keys, clocks and stored results are computed by Step Functions itself, so the idempotency
-machinery needs no Lambda function (docs/protocol.md).
+machinery needs no Lambda function (docs/protocol.md). ``runtime/hashing.py`` computes the
+same keys in Python: a change to the key expression changes it too (its differential test
+against the reference JSONata fails until it does).
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ import json
 from collections.abc import Sequence
 from typing import Final
 
-#: Largest string handed to one ``$hash`` call; Step Functions' hash functions accept at most
-#: 10,000 characters, longer key material is hashed in chunks of this size.
-HASH_CHUNK: Final = 8000
+from ..runtime.hashing import HASH_CHUNK, MAX_DEPTH, TOO_DEEP
+from ..runtime.key_rules import index_without_array, named_step_on_array
 
 # JSON text of any value. `$string` gives JSON for everything but a string, which it returns
 # unquoted; a string is quoted by stringifying a one-element array and cutting the brackets off.
@@ -32,17 +33,12 @@ _NUMBER: Final = (
     " $rest = 0 ? $s : $s & '~' & $string($rest)) };"
 )
 
-#: Deepest nesting that a key or a fingerprint reads: a value inside more arrays and objects
-#: than this fails with a named error (``Idempotency.InvalidKey``), the same in Step Functions
-#: and on the local engine, whose evaluator would stop with its own error near 260 levels.
-MAX_DEPTH: Final = 100
-
 # Canonical JSON: object keys sorted at every depth, so key order never changes a key. `$d` is
 # the number of arrays and objects around `$v`.
 _CANONICAL: Final = (
     "$canonical := function($v, $d) {"
     f" $d > {MAX_DEPTH}"
-    f" ? $error('The input is nested deeper than {MAX_DEPTH} levels of arrays and objects.')"
+    f" ? $error('{TOO_DEEP}')"
     " : $type($v) = 'object'"
     " ? '{' & $join($map($sort($keys($v)), function($k) {"
     " $toJson($k) & ':' & $canonical($lookup($v, $k), $d + 1) }), ',') & '}'"
@@ -166,22 +162,34 @@ def field_path(input_expression: str, path: str) -> str:
     Each step is an object member's name, or a whole number that indexes an array
     (``"0.messageId"``: the first element's ``messageId``). JSONata's own path would map a
     named step over an array, reading ``{"order": [{"id": 1}]}`` as ``{"order": {"id": 1}}``
-    (two inputs, one key); here a named step that meets an array, or an index that meets
-    anything else, is an error (``Idempotency.InvalidKey``). A named step that meets a value
-    that is not an object finds nothing: the field is missing.
+    (two inputs, one key); here a named step that meets an array, or an index that meets a
+    value that is not an array, is an error (``Idempotency.InvalidKey``). A named step that
+    meets a value that is not an object, or any step after a missing one, finds nothing: the
+    field is missing. ``runtime/key_rules.select_fields`` reads paths by the same rule.
     """
     steps = []
     for step in path.split("."):
         if step.isdigit():
-            refused = literal(f"{path}: step {step} indexes an array, but the input has none there")
-            steps.append(f"$v := $type($v) = 'array' ? $v[{step}] : $error({refused});")
+            refused = literal(index_without_array(path, step))
+            steps.append(
+                f"$v := $type($v) = 'array' ? $v[{step}] : $exists($v) ? $error({refused}) : $v;"
+            )
         else:
-            refused = literal(f"{path}: the input has an array where the field {step} is read")
+            refused = literal(named_step_on_array(path, step))
             steps.append(f"$v := $type($v) = 'array' ? $error({refused}) : $v.`{step}`;")
     return f"($v := {input_expression}; {' '.join(steps)} $v)"
 
 
 def field_selection(input_expression: str, paths: Sequence[str]) -> str:
-    """JSONata for an object of the selected fields, by path (absent fields are left out)."""
-    fields = ", ".join(f"{literal(path)}: {field_path(input_expression, path)}" for path in paths)
-    return f"{{{fields}}}"
+    """JSONata for an object of the selected fields, by path (absent fields are left out).
+
+    The paths are read one after another, so that of several paths that refuse the input the
+    first names the error, as ``runtime/key_rules.select_fields`` says: JSONata 2.0.6 evaluates
+    an object constructor's members concurrently, where the refusal with the fewest steps wins.
+    """
+    reads = " ".join(
+        f"$field{index} := {field_path(input_expression, path)};"
+        for index, path in enumerate(paths)
+    )
+    fields = ", ".join(f"{literal(path)}: $field{index}" for index, path in enumerate(paths))
+    return f"({reads} {{{fields}}})"

@@ -1,4 +1,4 @@
 """JSONata as Step Functions evaluates it (2.0.6): jsonata-python, corrected (``evaluator``).
 
-``javascript_json`` writes JSON as JavaScript does, for ``$string``.
+``$string`` writes JSON as JavaScript does with the runtime's ``javascript_json``.
 """

@@ -26,7 +26,7 @@ from jsonata.jexception import JException
 from jsonata.parser import Parser
 from jsonata.utils import Utils
 
-from .javascript_json import OMITTED, stringify, to_precision_15
+from ...runtime.javascript_json import OMITTED, stringify, to_precision_15
 
 #: Step Functions' hash functions take at most this many characters (UTF-16 code units).
 HASH_INPUT_LIMIT: Final = 10_000

@@ -1,5 +1,7 @@
 """JSON text as JavaScript writes it, for JSONata's ``$string`` (JSONata 2.0.6 runs on JavaScript).
 
+One copy for both users: the key port (``hashing.py``) and the local engine's JSONata.
+
 Python's ``json`` module differs from ``JSON.stringify`` in ways that change a JSONata result:
 it escapes every non-ASCII character (with ``ensure_ascii``) and writes numbers its own way
 (``1e+16`` against ``10000000000000000``, ``1.0`` against ``1``, ``-0.0`` against ``0``).

@@ -1,0 +1,44 @@
+"""Idempotency keys outside the state machine, for code running in AWS.
+
+A Lambda function, a service or an operator's shell computes here what a deployed idempotent
+workflow computes in JSONata: the record id of an input (``<namespace>#<sha256>``) and the
+fingerprint of its payload fields, equal to the state machine's own (proven against the
+reference JSONata, npm jsonata 2.0.6). ``WorkflowDescription`` reads a workflow's key rule,
+table and settings from its deployed definition, so nothing is configured twice.
+
+This package imports the standard library only, and ``jmespath`` (a dependency of botocore)
+in the JMESPath key mode: never aws-cdk-lib, so it loads in a Lambda function.
+
+Examples
+--------
+In a Lambda function that starts a deployed workflow (its role allowed
+``states:DescribeStateMachine``)::
+
+    sfn = boto3.client("stepfunctions")
+    (payments,) = WorkflowDescription.describe(os.environ["STATE_MACHINE_ARN"], sfn)
+    payments.record_id(json.loads(body))  # 'Payments/Payments/Protocol#3f2a...'
+"""
+
+from __future__ import annotations
+
+from .description import WorkflowDescription as WorkflowDescription
+from .hashing import InvalidKeyError as InvalidKeyError
+from .hashing import canonical_json as canonical_json
+from .hashing import fingerprint as fingerprint
+from .hashing import record_id as record_id
+from .key_rules import FieldSelection as FieldSelection
+from .key_rules import InputJmespath as InputJmespath
+from .key_rules import KeyRule as KeyRule
+from .key_rules import WholeInput as WholeInput
+
+__all__ = [
+    "FieldSelection",
+    "InputJmespath",
+    "InvalidKeyError",
+    "KeyRule",
+    "WholeInput",
+    "WorkflowDescription",
+    "canonical_json",
+    "fingerprint",
+    "record_id",
+]
