@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
-from conftest import new_app, set_record
+from conftest import echo_api_stack, new_app, set_record
 
 from idempotent_workflows import (
     IdempotencyKey,
@@ -176,19 +176,8 @@ def test_the_access_log_format_is_the_stages(payments):
 @pytest.fixture
 def echo_api(local_engine):
     """An API whose work answers ``n`` copies of ``c``, with replay headers of other names."""
-    stack = Stack(new_app(), "EchoApi")
-    IdempotentApi(
-        stack,
-        "Api",
-        work=sfn.Pass.jsonata(
-            stack,
-            "Echo",
-            outputs={"blob": "{% $pad('', $states.input.body.n, $states.input.body.c) %}"},
-        ),
-        replay_headers=ReplayHeaders(replayed="X-Replayed", key="X-Idempotency-Key"),
-        removal_policy=RemovalPolicy.DESTROY,
-    )
-    deployed = local_engine.deploy(stack)
+    headers = ReplayHeaders(replayed="X-Replayed", key="X-Idempotency-Key")
+    deployed = local_engine.deploy(echo_api_stack(replay_headers=headers))
     with deployed.serve_api() as api:
         deployed.url = f"{api.url}/"
         deployed.api = api
@@ -410,17 +399,9 @@ def test_the_envelope_does_not_move_the_replay_limit(local_engine, workflow_type
 
 
 def test_a_replayed_stored_failure_says_so_in_its_cause(local_engine):
-    stack = Stack(new_app(), "TooLarge")
-    IdempotentWorkflow(
-        stack,
-        "Workflow",
-        # 140,011 bytes of JSON, but each quote costs two more in the record: too large.
-        work=sfn.Pass.jsonata(stack, "Work", outputs={"blob": "{% $pad('', 70000, '\"') %}"}),
-        key=IdempotencyKey.from_fields("id"),
-        workflow_type=sfn.StateMachineType.EXPRESS,
-        replay_report=ReplayReport.ENVELOPE,
-        removal_policy=RemovalPolicy.DESTROY,
-    )
+    # 140,011 bytes of JSON, but each quote costs two more in the record: too large.
+    blob = {"blob": "{% $pad('', 70000, '\"') %}"}
+    stack = workflow_stack(sfn.StateMachineType.EXPRESS, ReplayReport.ENVELOPE, blob)
     deployed = local_engine.deploy(stack)
     first, duplicate = deployed.run({"id": "k"}), deployed.run({"id": "k"})
     assert first.error == duplicate.error == "Idempotency.ResultTooLarge"
