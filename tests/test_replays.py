@@ -240,6 +240,16 @@ def test_the_route_scopes_the_key_in_a_field_of_its_own(local_engine):
     assert started_with(deployed.executions()[0])["route"] == "POST /orders"
 
 
+def test_without_a_required_key_the_echo_is_the_request_id_it_ran_with(local_engine):
+    deployed = local_engine.deploy(echo_api_stack(require_key=False))
+    with deployed.serve_api() as api:
+        answers = [post_json(f"{api.url}/", {"n": 1, "c": "x"}) for _ in range(2)]
+    assert [answer.headers[REPLAYED] for answer in answers] == ["false", "false"]
+    keys = [answer.headers[KEY] for answer in answers]
+    assert keys[0] != keys[1]  # each request is keyed on its own request id: both ran
+    assert keys == [started_with(e)["idempotencyKey"] for e in deployed.executions()]
+
+
 # -- the props ---------------------------------------------------------------------------------
 
 
