@@ -1,7 +1,6 @@
 """The user's offline tests: the `local_engine` fixture comes from the wheel's pytest plugin."""
 
 import json
-import urllib.request
 
 from aws_cdk import App
 from payments_app import build
@@ -10,6 +9,7 @@ from idempotent_workflows import ProtocolState
 from idempotent_workflows.examples import PaymentsApiStack
 from idempotent_workflows.examples.warehouse import WarehouseSimulator
 from idempotent_workflows.runtime import WorkflowDescription
+from idempotent_workflows.testing import post_json
 
 
 def test_the_users_workflows_run_their_work_once(local_engine):
@@ -58,14 +58,9 @@ def test_the_users_workflows_run_their_work_once(local_engine):
 
 
 def post(url, body, key):
-    """POST JSON with urllib, as any HTTP client would: (status, parsed body)."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Idempotency-Key": key},
-    )
-    with urllib.request.urlopen(request) as answer:
-        return answer.status, json.load(answer)
+    """POST JSON, signed as an IAM-authorized API requires: (status, parsed body)."""
+    answer = post_json(url, body, {"Idempotency-Key": key})
+    return answer.status, json.loads(answer.body)
 
 
 def test_the_payments_api_answers_a_retry_from_the_record(local_engine):
