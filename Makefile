@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The pinned CDK CLI and Node 22 from package.json come first on PATH, ahead of the machine's Node.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# The local engine evaluates JSONata with npm jsonata 2.0.6, which package.json pins: it uses
+# this node_modules instead of installing its own copy into the user cache.
+export IDEMPOTENT_WORKFLOWS_NODE_MODULES := $(CURDIR)/node_modules
 # Hermetic: no AWS account is ever needed, and the user's AWS settings (profile, config and
 # credentials files, endpoint, keys, region) are never read, so nothing can reach AWS.
 unexport AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY

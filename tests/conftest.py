@@ -122,8 +122,8 @@ def set_record(engine, deployed, **attributes) -> None:
 
 @pytest.fixture(scope="session")
 def jsonata_reference():
-    """The reference JSONata (npm jsonata 2.0.6 and Step Functions' functions), one process."""
-    reference = JSONataReference()
+    """npm jsonata 2.0.6 called directly, with the functions Step Functions adds; one process."""
+    reference = JSONataReference(step_functions=True)
     yield reference
     reference.close()
 

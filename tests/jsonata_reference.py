@@ -1,8 +1,10 @@
-"""The reference JSONata (npm jsonata 2.0.6 and Step Functions' functions) in one Node process.
+"""The reference JSONata (npm jsonata 2.0.6, called directly) in one Node process per session.
 
 ``JSONataReference`` starts ``jsonata_reference.js`` once and sends it batches of evaluations as
-JSON lines. ``Outcome`` is what an evaluation ended in, for the engine and the reference alike,
-so that the two can be compared and shown side by side.
+JSON lines; with ``step_functions=True`` it registers the functions Step Functions adds, taken
+from the engine's own script. ``engine_outcome`` evaluates with the engine's evaluator, the path
+executions take (Python client, JSON lines, ``step_functions.js``). ``Outcome`` is what an
+evaluation ended in, for both, so that the two can be compared and shown side by side.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from idempotent_workflows.testing.jsonata.evaluator import JSONataEvaluationError, evaluate_jsonata
+from idempotent_workflows.testing.jsonata.evaluator import SCRIPT, SHARED, JSONataEvaluationError
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = Path(__file__).with_name("jsonata_reference.js")
+REFERENCE = Path(__file__).with_name("jsonata_reference.js")
 
 
 @dataclass(frozen=True)
@@ -59,32 +61,44 @@ _NOTHING = object()
 NO_INPUT = object()
 
 
-def engine_outcome(expression: str, bindings: Mapping[str, Any]) -> Outcome:
-    """Evaluate with the local engine's evaluator."""
+def engine_outcome(
+    expression: str, bindings: Mapping[str, Any], document: Any = NO_INPUT
+) -> Outcome:
+    """Evaluate with the local engine's evaluator, as a field holding only ``expression``.
+
+    ``document`` is what ``$`` refers to (the conformance suite's input); Step Functions binds
+    none.
+    """
+    given = {} if document is NO_INPUT else {"document": document}
     try:
-        value = evaluate_jsonata(expression, dict(bindings), undefined=_NOTHING)
+        (value,) = SHARED.fields(
+            bindings, [("", "{%" + expression + "%}")], nothing=_NOTHING, **given
+        )
     except JSONataEvaluationError as error:
         return Outcome("error", message=str(error))
     return Outcome("undefined") if value is _NOTHING else Outcome("value", value)
 
 
 class JSONataReference:
-    """One long-lived Node process that evaluates JSONata as Step Functions does.
+    """One long-lived Node process that evaluates with npm jsonata 2.0.6 directly.
 
     Parameters
     ----------
+    step_functions
+        Register the functions Step Functions adds (from the engine's ``step_functions.js``);
+        without them, bare jsonata 2.0.6.
     node
         The Node executable; default ``node_modules/.bin/node`` (the pinned Node 22).
     """
 
-    def __init__(self, node: str | None = None) -> None:
+    def __init__(self, *, step_functions: bool, node: str | None = None) -> None:
         node = node or str(ROOT / "node_modules" / ".bin" / "node")
         if not Path(node).exists() and not shutil.which(node):
             raise FileNotFoundError(f"No Node at {node}: run `make setup` first")
         if not (ROOT / "node_modules" / "jsonata").is_dir():
             raise FileNotFoundError("npm jsonata is not installed: run `make setup` first")
         self._process = subprocess.Popen(
-            [node, str(SCRIPT)],
+            [node, str(REFERENCE), *([str(SCRIPT)] if step_functions else [])],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -281,11 +281,13 @@ def test_a_parent_task_past_its_timeout_stops_the_child(local_engine):
         state_machine=child_machine(stack),
         integration_pattern=sfn.IntegrationPattern.RUN_JOB,
         input=sfn.TaskInput.from_object({}),
-        task_timeout=sfn.Timeout.duration(Duration.seconds(1)),
+        task_timeout=sfn.Timeout.duration(Duration.seconds(5)),
     )
     jsonata_machine(stack, "Parent", start)
     deployed = local_engine.deploy(stack)
-    local_engine.wait_scale = 1.0  # the child waits 200 s, the task 1 s
+    # The child waits 200 s, the task 5 s: time enough to start the child on a loaded machine
+    # (with 1 s the timeout could fire before StartExecution, and no child existed).
+    local_engine.wait_scale = 1.0
     parent = deployed.run({}, prefix="Parent")
     assert parent.error == "States.Timeout"
     (child,) = deployed.executions("Child")

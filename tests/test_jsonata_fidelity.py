@@ -1,8 +1,9 @@
-"""The engine's JSONata against the reference (npm jsonata 2.0.6, Step Functions' version).
+"""The engine's JSONata against the reference (npm jsonata 2.0.6 called directly).
 
 Two ways: every expression of the example stacks, recorded with its bindings while real
-executions run on the engine and replayed through the reference; and the idempotency key over
-generated JSON values, thousands per run, batched. Any disagreement fails with both outcomes.
+executions run on the engine and replayed through the engine's evaluator and the reference;
+and the idempotency key over generated JSON values, thousands per run, batched. Any
+disagreement fails with both outcomes.
 """
 
 from __future__ import annotations
@@ -12,26 +13,26 @@ import operator
 import re
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 from conftest import template_json
 from hypothesis import example, given
 from hypothesis import strategies as st
-from jsonata_reference import Outcome, disagreement, engine_outcome
+from jsonata_reference import disagreement, engine_outcome
 
 from idempotent_workflows.examples.warehouse import Answer, WarehouseSimulator
 from idempotent_workflows.private.jsonata_expressions import idempotency_key
 from idempotent_workflows.testing import LocalEngine, state_machine_definitions
-from idempotent_workflows.testing.jsonata.evaluator import JSONataEvaluationError
-from idempotent_workflows.testing.stepfunctions import interpreter
+from idempotent_workflows.testing.jsonata.evaluator import SHARED
 
 TYPES = ["Standard", "Express"]
 _JSONATA = re.compile(r"\A\{%(.*)%\}\Z", re.DOTALL)
 
 
 def definition_expressions(value: Any) -> set[str]:
-    """Every JSONata expression (the text inside ``{% %}``) in an ASL document."""
+    """Every JSONata expression (the text inside ``{% %}``) in an ASL document or template."""
     if isinstance(value, dict):
         return set().union(*map(definition_expressions, value.values()))
     if isinstance(value, list):
@@ -41,22 +42,25 @@ def definition_expressions(value: Any) -> set[str]:
 
 
 class Recorder:
-    """Wraps the engine's evaluator: keeps each (expression, bindings, outcome) it evaluates."""
+    """Wraps the evaluator's requests: keeps each expression a state sent, with its bindings."""
 
-    def __init__(self) -> None:
-        self.calls: dict[tuple[str, str], Outcome] = {}
+    def __init__(self, request: Callable[[Mapping[str, Any]], dict[str, Any]]) -> None:
+        self.evaluations: set[tuple[str, str]] = set()
+        self._request = request
         self._lock = threading.Lock()
-        self._nothing = object()
 
-    def __call__(self, expression: str, bindings: dict[str, Any]) -> Any:
+    def __call__(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         # JSON text, with no fallback: a binding that is not plain JSON is a finding too.
-        text = json.dumps(bindings)
-        outcome = engine_outcome(expression, json.loads(text))
+        bindings = json.dumps(payload["bindings"])
+        templates = [template for _, template in payload.get("fields", [])]
+        if "choices" in payload:
+            rules, otherwise = payload["choices"]["rules"], payload["choices"]["otherwise"]
+            templates += [condition for condition, _ in rules]
+            templates += [template for _, fields in rules for _, template in fields]
+            templates += [template for _, template in otherwise]
         with self._lock:
-            self.calls[expression.strip(), text] = outcome
-        if outcome.kind == "error":
-            raise JSONataEvaluationError(outcome.message)
-        return outcome.value  # None for nothing, as the interpreter expects
+            self.evaluations |= {(e, bindings) for e in definition_expressions(templates)}
+        return self._request(payload)
 
 
 def wait_for_records(deployed, count: int) -> None:
@@ -188,10 +192,10 @@ def exercise_orders(engine, deployed) -> None:
 
 @pytest.fixture(scope="module")
 def recorded(example_stacks):
-    """Evaluations recorded while the example stacks run every path."""
-    recorder = Recorder()
+    """Evaluations recorded while the example stacks run every path: (expression, bindings)."""
+    recorder = Recorder(SHARED.request)
     with LocalEngine() as engine, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(interpreter, "evaluate_jsonata", recorder)
+        patch.setattr(SHARED, "request", recorder)
         for workflow_type in TYPES:
             exercise_demo(
                 engine, engine.deploy(example_stacks[f"IdempotentWorkflow{workflow_type}"])
@@ -199,7 +203,7 @@ def recorded(example_stacks):
             exercise_transactions(engine.deploy(example_stacks[f"Transaction{workflow_type}"]))
         exercise_payments(engine, engine.deploy(example_stacks["PaymentsApi"]))
         exercise_orders(engine, engine.deploy(example_stacks["OrderFlow"]))
-    return recorder.calls
+    return recorder.evaluations
 
 
 def test_the_recorded_executions_cover_every_expression_of_the_example_stacks(
@@ -218,15 +222,15 @@ def test_the_recorded_executions_cover_every_expression_of_the_example_stacks(
 
 
 def test_every_recorded_evaluation_agrees_with_the_reference(jsonata_reference, recorded):
-    calls = list(recorded.items())
-    replies = jsonata_reference.evaluate_many(
-        (expression, json.loads(bindings)) for (expression, bindings), _ in calls
-    )
-    failures = [
-        disagreement(expression, json.loads(bindings), engine, reference)
-        for ((expression, bindings), engine), reference in zip(calls, replies, strict=True)
-        if not engine.agrees_with(reference)
-    ]
+    """Each expression the executions sent, with the bindings it had, by the engine's evaluator
+    and by jsonata 2.0.6 called directly."""
+    calls = sorted(recorded)
+    replies = jsonata_reference.evaluate_many((e, json.loads(bindings)) for e, bindings in calls)
+    failures = []
+    for (expression, bindings), reference in zip(calls, replies, strict=True):
+        engine = engine_outcome(expression, json.loads(bindings))
+        if not engine.agrees_with(reference):
+            failures.append(disagreement(expression, json.loads(bindings), engine, reference))
     assert len(calls) > 100
     assert not failures, f"{len(failures)} of {len(calls)} disagree:" + "".join(failures[:5])
 

@@ -42,7 +42,7 @@ NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "node_modules", "cdk.out", "build", "*.egg-info", "__pycache__", ".*_cache"
 )
 #: Dependencies whose internals the engine patches: their ranges must end at a tested version.
-PATCHED = {"moto", "jsonata-python", "airspeed-ext", "ministack"}
+PATCHED = {"moto", "airspeed-ext", "ministack"}
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -93,6 +93,11 @@ def test_the_wheel_carries_the_handlers_and_the_typing_marker(wheel):
     for handler in sorted((ROOT / "lambdas").glob("*/*.py")):
         assert f"idempotent_workflows/lambdas/{handler.parent.name}/{handler.name}" in names
     assert "idempotent_workflows/py.typed" in names
+    # The engine's JSONata: its Node script and the lock of the npm jsonata it installs.
+    jsonata = "idempotent_workflows/testing/jsonata/"
+    for shipped in ("step_functions.js", "npm/package.json", "npm/package-lock.json"):
+        assert jsonata + shipped in names
+    assert not [n for n in names if "node_modules" in n]
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
 
 
@@ -139,6 +144,14 @@ def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path, resolution, 
     env = {
         "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
         "HOME": str(tmp_path),
+        # The engine installs npm jsonata into HOME's cache at first use: npm needs the same
+        # TLS and proxy settings as pip had (a CA for an intercepting proxy on some machines).
+        **{
+            name: value
+            for name, value in os.environ.items()
+            if name in ("NODE_EXTRA_CA_CERTS", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
+            or name.lower().startswith("npm_config_")
+        },
     }
     where = run([python, "-c", "import idempotent_workflows as m; print(m.__file__)"], project, env)
     assert Path(where.strip()).is_relative_to(venv)
@@ -158,6 +171,12 @@ def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path, resolution, 
         else:  # never older than what the suite runs with: pip did not settle for less
             assert Version(installed[name]) >= Version(pinned()[name]), (resolution, versions)
     # The tests synthesize the app (LocalEngine.deploy) and run it through the plugin's fixture.
+    # npm jsonata, the engine's JSONata, comes as a user gets it: installed into the user's
+    # cache at the first test (highest), or ahead of time with the documented command (lowest).
+    cache = tmp_path / ".cache" / "idempotent-workflows" / "jsonata-2.0.6" / "node_modules"
+    if resolution == "lowest":
+        installed_ahead = run([python, "-m", "idempotent_workflows.testing.jsonata"], project, env)
+        assert f"jsonata 2.0.6: {cache}" in installed_ahead
     result = subprocess.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=project,
@@ -167,6 +186,7 @@ def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path, resolution, 
     )
     assert result.returncode == 0, f"{resolution} ({versions}):\n{result.stdout[-5000:]}"
     assert "2 passed" in result.stdout
+    assert (cache / "jsonata" / "package.json").is_file()
 
 
 def test_the_testing_package_names_the_missing_extra():

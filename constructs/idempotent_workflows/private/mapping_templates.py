@@ -17,7 +17,7 @@ from typing import Final
 from ..errors import IdempotencyError
 from ..replay import REPLAYED_CAUSE_PREFIX, REPLAYED_FIELD, ReplayHeaders
 from ..status_map import StatusMap
-from .record import PAYLOAD_LIMIT_BYTES, RESULT_JSON_FIELD
+from .record import PAYLOAD_LIMIT_BYTES, REQUEST_INPUT_BYTES, RESULT_JSON_FIELD
 
 #: The request header that carries the idempotency key (IETF httpapi draft-07's name).
 KEY_HEADER: Final = "Idempotency-Key"
@@ -173,12 +173,13 @@ def request_template(
         "#set($encoded = $util.urlEncode($executionInput))",
         "#set($escapes = $encoded.length() - $encoded.replace('%', '').length())",
         "#set($bytes = $encoded.length() - 2 * $escapes)",
-        f"#if($bytes > {PAYLOAD_LIMIT_BYTES})",
+        f"#if($bytes > {REQUEST_INPUT_BYTES})",
         _refuse(
             StatusMap.BODY_TOO_LARGE,
             IdempotencyError.BODY_TOO_LARGE,
-            f"The request body is too large: with the key, it must fit in the "
-            f"{PAYLOAD_LIMIT_BYTES} bytes of UTF-8 that a Step Functions execution takes.",
+            f"The request body is too large: with the key, it must fit in "
+            f"{REQUEST_INPUT_BYTES} bytes of UTF-8 (a Step Functions state takes "
+            f"{PAYLOAD_LIMIT_BYTES}, less room for the work's parameters).",
         ),
         "#end",
         "#end",

@@ -70,6 +70,13 @@ RECORD_RESERVE_BYTES: Final = 4 * 1024
 #: UTF-8 bytes of its JSON text plus one byte per ``"`` and ``\`` in that text (the JSON that
 #: carries the record escapes the text once more).
 REPLAYABLE_BYTES: Final = PAYLOAD_LIMIT_BYTES - RECORD_RESERVE_BYTES
+#: Room kept between an API request's execution input and the payload limit: Step Functions
+#: counts a task's input after its Arguments, which wrap the input (a Lambda task adds its
+#: function name and ``Payload``; about 100 bytes in the example), so an input at the very limit
+#: would fail in the work with ``States.DataLimitExceeded`` instead of a 413.
+WORK_ARGUMENTS_RESERVE_BYTES: Final = 4 * 1024
+#: The largest execution input an ``IdempotentApi`` request may become, in UTF-8 bytes.
+REQUEST_INPUT_BYTES: Final = PAYLOAD_LIMIT_BYTES - WORK_ARGUMENTS_RESERVE_BYTES
 #: DynamoDB's limit on a partition key, in UTF-8 bytes; the key is ``<namespace>#<64 hex>``.
 PARTITION_KEY_LIMIT_BYTES: Final = 2048
 

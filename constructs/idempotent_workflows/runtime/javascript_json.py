@@ -1,6 +1,6 @@
 """JSON text as JavaScript writes it, for JSONata's ``$string`` (JSONata 2.0.6 runs on JavaScript).
 
-One copy for both users: the key port (``hashing.py``) and the local engine's JSONata.
+The key port (``hashing.py``) writes numbers and strings with it as the key expression does.
 
 Python's ``json`` module differs from ``JSON.stringify`` in ways that change a JSONata result:
 it escapes every non-ASCII character (with ``ensure_ascii``) and writes numbers its own way
@@ -10,11 +10,9 @@ JSONata's ``$string`` also rounds every number to 15 significant digits first.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final
+from typing import Final
 
 #: Characters ``JSON.stringify`` escapes: quote, backslash, controls and lone surrogates.
 _ESCAPED: Final = re.compile('[\x00-\x1f"\\\\\ud800-\udfff]')
@@ -74,52 +72,3 @@ def to_precision_15(number: float) -> float:
         return 0.0
     step = Decimal(1).scaleb(exact.adjusted() - 14)
     return float(exact.quantize(step, rounding=ROUND_HALF_UP))
-
-
-def stringify(value: Any, *, indent: int = 0, replace: Callable[[Any], Any] = lambda v: v) -> str:
-    """``JSON.stringify(value, replacer, indent)`` for JSON-like Python values.
-
-    Parameters
-    ----------
-    value
-        dicts, lists, strings, numbers, booleans and ``None`` (null).
-    indent
-        Spaces per level; 0 writes everything on one line without spaces.
-    replace
-        The replacer: called on every value before it is written; it returns the value to
-        write, or ``OMITTED`` for one that JavaScript would leave out.
-    """
-    return _write(replace(value), indent, "", replace)
-
-
-#: What a replacer returns for a value ``JSON.stringify`` leaves out (JavaScript's undefined):
-#: dropped from an object, written as null in an array.
-OMITTED: Final = object()
-
-
-def _write(value: Any, indent: int, margin: str, replace: Callable[[Any], Any]) -> str:
-    if value is None or value is OMITTED:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            return "null"
-        return number_text(value)
-    if isinstance(value, str):
-        return quote(value)
-    inner = margin + " " * indent
-    opening, separator, colon = ("\n" + inner, ",\n" + inner, ": ") if indent else ("", ",", ":")
-    closing = "\n" + margin if indent else ""
-    if isinstance(value, dict):
-        members = [(key, replace(item)) for key, item in value.items()]
-        parts = [
-            quote(str(key)) + colon + _write(item, indent, inner, replace)
-            for key, item in members
-            if item is not OMITTED
-        ]
-        return "{" + opening + separator.join(parts) + closing + "}" if parts else "{}"
-    if isinstance(value, list | tuple):
-        parts = [_write(replace(item), indent, inner, replace) for item in value]
-        return "[" + opening + separator.join(parts) + closing + "]" if parts else "[]"
-    raise TypeError(f"Cannot write {type(value).__name__} as JSON")

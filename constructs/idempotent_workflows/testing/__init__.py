@@ -15,7 +15,7 @@ internals (docs/engine.md describes the layout) and may change between releases.
 """
 
 #: The top-level modules the [testing] extra installs.
-_EXTRA: frozenset[str] = frozenset({"airspeed", "boto3", "botocore", "jsonata", "moto"})
+_EXTRA: frozenset[str] = frozenset({"airspeed", "boto3", "botocore", "moto"})
 
 try:
     from .isolation import isolated_from_aws

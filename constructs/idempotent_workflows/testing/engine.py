@@ -22,7 +22,8 @@ from .deploy.naming import ACCOUNT
 from .deploy.resources import Deployer
 from .deploy.stack import DeployedStack
 from .isolation import isolated_from_aws
-from .moto_compat import MockTestCase
+from .jsonata.evaluator import SHARED as JSONATA
+from .moto_compat import MockTestCase, UnknownFunctionException
 from .run import contents
 from .run.completion import Completions
 from .run.execution import Execution, start_request
@@ -92,6 +93,9 @@ class LocalEngine:
     # -- lifecycle --------------------------------------------------------------------------
 
     def __enter__(self) -> LocalEngine:
+        # Here rather than in the first state that evaluates JSONata: a missing Node or jsonata
+        # is an exception in the test, naming the fix, not a failed execution.
+        JSONATA.start()
         stack = contextlib.ExitStack()
         stack.enter_context(isolated_from_aws(self.region))
         stack.enter_context(
@@ -363,7 +367,13 @@ class LocalEngine:
         name = function_name.rsplit(":", 1)[-1] if ":" in function_name else function_name
         function = self._deployer.functions.get(name)
         if function is None:
-            raise LookupError(f"The local engine has no function {function_name}")
+            # Lambda's own answer: Step Functions names it Lambda.ResourceNotFoundException.
+            raise UnknownFunctionException(
+                function_name
+                if function_name.startswith("arn:")
+                else f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{function_name}"
+            )
+        response_headers["X-Amz-Executed-Version"] = "$LATEST"  # ExecutedVersion in the result
         payload, failed = function.invoke(body if isinstance(body, bytes) else (body or b""))
         if failed:
             response_headers["x-amz-function-error"] = "Unhandled"

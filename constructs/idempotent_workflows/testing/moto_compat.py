@@ -32,6 +32,7 @@ import moto  # noqa: F401  (absent: the [testing] extra is not installed, testin
 try:
     import moto.backend_index as backend_index
     from moto import mock_aws
+    from moto.awslambda.exceptions import UnknownFunctionException
     from moto.awslambda.models import LambdaBackend
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.core.exceptions import ServiceException
@@ -50,7 +51,23 @@ try:
         ExecutionStatus,
         HistoryEventType,
         SendTaskFailureOutput,
+        TaskFailedEventDetails,
     )
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_binding import (
+        AssignTemplateBindingValue,
+    )
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_value_array import (  # noqa: E501
+        AssignTemplateValueArray,
+    )
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_value_object import (  # noqa: E501
+        AssignTemplateValueObject,
+    )
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_template_value_terminal import (  # noqa: E501
+        AssignTemplateValueTerminalLit,
+        AssignTemplateValueTerminalStringJSONata,
+    )
+    from moto.stepfunctions.parser.asl.component.common.catch.catch_decl import CatchDecl
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
         CustomErrorName,
     )
@@ -64,12 +81,34 @@ try:
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (  # noqa: E501
         StatesErrorNameType,
     )
+    from moto.stepfunctions.parser.asl.component.common.jsonata.jsonata_template_binding import (  # noqa: E501
+        JSONataTemplateBinding,
+    )
+    from moto.stepfunctions.parser.asl.component.common.jsonata.jsonata_template_value_array import (  # noqa: E501
+        JSONataTemplateValueArray,
+    )
+    from moto.stepfunctions.parser.asl.component.common.jsonata.jsonata_template_value_object import (  # noqa: E501
+        JSONataTemplateValueObject,
+    )
+    from moto.stepfunctions.parser.asl.component.common.jsonata.jsonata_template_value_terminal import (  # noqa: E501
+        JSONataTemplateValueTerminalLit,
+        JSONataTemplateValueTerminalStringJSONata,
+    )
+    from moto.stepfunctions.parser.asl.component.common.outputdecl import Output
+    from moto.stepfunctions.parser.asl.component.common.parargs import Arguments, Parargs
     from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.component.common.query_language import QueryLanguageMode
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.common.string import string_expression
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.component.state import state as state_module
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison import (
+        ConditionJSONataLit,
+        ConditionStringJSONata,
+    )
+    from moto.stepfunctions.parser.asl.component.state.choice.state_choice import StateChoice
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
     from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
@@ -79,8 +118,10 @@ try:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
         lambda_eval_utils,
         mock_eval_utils,
+        state_task_lambda,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service,
         state_task_service_dynamodb,
         state_task_service_sfn,
         state_task_service_sns,
@@ -95,7 +136,14 @@ try:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
         StateTaskServiceCallback,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import (
+        StateTask,
+    )
     from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import (
+        Timestamp,
+    )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
         WaitFunction,
     )
@@ -227,9 +275,7 @@ DYNAMODB_ITEM_OPERATIONS: Final = (
 
 #: Every attribute of moto that the engine replaces (``replace``, ``wrap``) or reads (below).
 INTERNALS: Final[tuple[Internal, ...]] = (
-    # stepfunctions.interpreter: JSONata, error names, Wait and Retry, executions
-    Internal(string_expression.StringJSONata, "_eval_body"),
-    Internal(string_expression.StringVariableSample, "_eval_body"),
+    # stepfunctions.interpreter: error names, Wait and Retry, executions
     Internal(StateTaskService, "_from_error", subclasses=True),
     Internal(branches_decl, "CustomErrorName"),
     Internal(iteration_worker, "CustomErrorName"),
@@ -296,6 +342,26 @@ INTERNALS: Final[tuple[Internal, ...]] = (
     Internal(result_path, "parse"),
     Internal(ExecutionWorker, "start"),
     Internal(ExecutionWorker, "_execution_logic"),
+    # stepfunctions.jsonata_fields: JSONata by npm jsonata, whole fields per request
+    Internal(string_expression.StringJSONata, "_eval_body"),
+    Internal(string_expression.StringVariableSample, "_eval_body"),
+    Internal(Parargs, "_eval_body"),
+    Internal(AssignDecl, "_eval_body"),
+    Internal(Output, "_eval_body"),
+    Internal(StateChoice, "_eval_state"),
+    Internal(StateChoice, "_eval_state_output"),
+    # stepfunctions.aws_semantics: payload sizes, DynamoDB's names and results, Wait timestamps
+    Internal(state_module, "is_within_size_quota"),
+    Internal(state_task_lambda, "is_within_size_quota"),
+    Internal(state_task_service, "is_within_size_quota"),
+    Internal(StateTask, "_eval_parameters"),
+    Internal(state_task_lambda.StateTaskLambda, "_eval_parameters"),
+    *(
+        Internal(state_task_service_dynamodb.StateTaskServiceDynamoDB, name)
+        for name in ("_error_cause_from_client_error", "_eval_service_task")
+    ),
+    Internal(Timestamp, "_create_failure_event"),
+    Internal(Timestamp, "_from_timestamp_string"),
 )
 
 
@@ -339,6 +405,36 @@ def service_tasks_naming_their_errors() -> list[type[StateTaskService]]:
         pending.extend(cls.__subclasses__())
         if "_from_error" in vars(cls):
             found.append(cls)
+    return found
+
+
+def jsonata_states(program: Any) -> list[CommonStateField]:
+    """The states of a parsed program whose query language is JSONata, at every depth.
+
+    Parallel branches and Map iterations included: walks the components' attributes (moto
+    keeps states in dicts and lists of components).
+    """
+    found: list[CommonStateField] = []
+    seen: set[int] = set()
+    pending = [program]
+    while pending:
+        component = pending.pop()
+        moto_component = type(component).__module__.startswith("moto.")
+        if id(component) in seen or not moto_component or not hasattr(component, "__dict__"):
+            continue
+        seen.add(id(component))
+        if (
+            isinstance(component, CommonStateField)
+            and component.query_language.query_language_mode == QueryLanguageMode.JSONata
+        ):
+            found.append(component)
+        for value in vars(component).values():
+            if isinstance(value, dict):
+                pending.extend(value.values())
+            elif isinstance(value, list | tuple):
+                pending.extend(value)
+            elif hasattr(value, "__dict__"):
+                pending.append(value)
     return found
 
 
@@ -408,6 +504,7 @@ __all__ = [
     "boto_service_action",
     "executions",
     "from_boto_response",
+    "jsonata_states",
     "replace",
     "request_parameter",
     "run_execution_logic",
@@ -420,12 +517,23 @@ __all__ = [
     "wrap",
     "ActionResult",
     "AmazonStateLanguageParser",
+    "Arguments",
+    "AssignDecl",
+    "AssignTemplateBindingValue",
+    "AssignTemplateValueArray",
+    "AssignTemplateValueObject",
+    "AssignTemplateValueTerminalLit",
+    "AssignTemplateValueTerminalStringJSONata",
     "BackendExecution",
     "BaseExecutionWorkerCommunication",
     "CallbackOutcome",
     "CallbackOutcomeFailure",
     "CallbackOutcomeSuccess",
     "CallbackOutcomeTimedOut",
+    "CatchDecl",
+    "CommonStateField",
+    "ConditionJSONataLit",
+    "ConditionStringJSONata",
     "CustomErrorName",
     "DynamoDBBackend",
     "EmptyResult",
@@ -445,17 +553,26 @@ __all__ = [
     "InvalidExecutionInput",
     "InvalidName",
     "InvalidToken",
+    "JSONataTemplateBinding",
+    "JSONataTemplateValueArray",
+    "JSONataTemplateValueObject",
+    "JSONataTemplateValueTerminalLit",
+    "JSONataTemplateValueTerminalStringJSONata",
     "LambdaBackend",
     "LambdaSimpleBackend",
     "MockTestCase",
     "MockedResponse",
     "MockedResponseReturn",
     "MockedResponseThrow",
+    "Output",
+    "Parargs",
     "Program",
     "ResourceCondition",
     "SendTaskFailureOutput",
     "ServiceException",
+    "StateChoice",
     "StateMockedResponses",
+    "StateTask",
     "StateTaskService",
     "StateTaskServiceCallback",
     "StatesErrorName",
@@ -463,7 +580,10 @@ __all__ = [
     "StepFunctionResponse",
     "StepFunctionsParserBackend",
     "SyncExecution",
+    "TaskFailedEventDetails",
     "TimeoutSeconds",
+    "Timestamp",
+    "UnknownFunctionException",
     "ValidationException",
     "WaitFunction",
     "backend_index",
@@ -477,6 +597,9 @@ __all__ = [
     "result_path",
     "retrier_decl",
     "state_fail",
+    "state_module",
+    "state_task_lambda",
+    "state_task_service",
     "state_task_service_dynamodb",
     "state_task_service_sfn",
     "state_task_service_sns",

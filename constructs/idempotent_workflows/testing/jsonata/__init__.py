@@ -1,4 +1,6 @@
-"""JSONata as Step Functions evaluates it (2.0.6): jsonata-python, corrected (``evaluator``).
+"""JSONata as Step Functions evaluates it: npm jsonata 2.0.6 on Node (``evaluator``).
 
-``$string`` writes JSON as JavaScript does with the runtime's ``javascript_json``.
+``step_functions.js`` is the Node side (jsonata, the functions Step Functions adds, no
+``$eval``); ``runtime`` finds Node and installs jsonata from the lock in ``npm/``;
+``python -m idempotent_workflows.testing.jsonata`` does that ahead of time.
 """

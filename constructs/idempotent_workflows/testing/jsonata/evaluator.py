@@ -1,326 +1,270 @@
-"""Evaluate JSONata as Step Functions does: jsonata-python, corrected where it differs.
+"""JSONata evaluated as Step Functions evaluates it: npm jsonata 2.0.6 in one Node process.
 
-Step Functions follows JSONata 2.0.6, the JavaScript implementation (npm ``jsonata``), adds
-six functions of its own and rejects ``$eval``. The local engine evaluates with jsonata-python
-(a port) and corrects, one small function each, what the differential tests
-(``tests/test_jsonata_fidelity.py``) found to differ from the reference: how values are bound
-and returned, ``$string``, ``$sort`` on strings, and the 2.1.0 operators ``??`` and ``?:``.
+``JSONataEvaluator`` starts ``step_functions.js`` (jsonata 2.0.6, the functions Step Functions
+adds, no ``$eval``) once and talks to it in JSON lines. One request carries what one state
+evaluates at one moment, every field with the same bindings (``fields``; ``choose`` for a
+Choice state's rules), so a state costs one round trip however many expressions it holds.
+``SHARED`` is the process every engine of this Python process uses; where Node and jsonata
+come from is ``runtime``'s.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
+import atexit
+import collections
 import json
-import math
-import random
-import re
+import os
+import queue
+import subprocess
 import threading
-import uuid
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Final
 
-import jsonata
-from jsonata.functions import Functions
-from jsonata.jexception import JException
-from jsonata.parser import Parser
-from jsonata.utils import Utils
+from .runtime import MIN_NODE_MAJOR, Runtime, locate_runtime
 
-from ...runtime.javascript_json import OMITTED, stringify, to_precision_15
-
-#: Step Functions' hash functions take at most this many characters (UTF-16 code units).
-HASH_INPUT_LIMIT: Final = 10_000
-#: ``$range`` returns at most this many values.
-RANGE_LIMIT: Final = 1000
-#: Beyond this magnitude a JavaScript number no longer holds every integer.
-MAX_SAFE_INTEGER: Final = 2**53
-_HASH_ALGORITHMS: Final = {
-    "MD5": hashlib.md5,
-    "SHA-1": hashlib.sha1,
-    "SHA-256": hashlib.sha256,
-    "SHA-384": hashlib.sha384,
-    "SHA-512": hashlib.sha512,
-}
+SCRIPT: Final = Path(__file__).with_name("step_functions.js")
+#: How long one request may take before the process is taken for hung, killed and restarted:
+#: jsonata-js itself never stops an expression that loops forever.
+REQUEST_TIMEOUT_SECONDS: Final = 30.0
+#: How long Node may take to start and load jsonata (0.25 s on an idle machine).
+START_TIMEOUT_SECONDS: Final = 60.0
+QUERY_EVALUATION_ERROR: Final = "States.QueryEvaluationError"
+#: A field as the evaluator takes it: where it sits in its state (``Output``,
+#: ``Arguments``, ``Choices[0]/Assign``), and its template, a JSON value in which every string
+#: ``"{% expression %}"`` is evaluated (Step Functions' rule) and every other value is kept.
+Field = tuple[str, Any]
+_NO_DOCUMENT: Final = object()
+#: How many of the process's last stderr lines an error shows.
+_ERROR_LINES: Final = 20
 
 
 class JSONataEvaluationError(Exception):
-    """A JSONata expression failed; Step Functions reports it as States.QueryEvaluationError."""
+    """A field's expression failed: Step Functions fails the state with States.QueryEvaluationError.
 
-
-# -- the functions Step Functions adds ---------------------------------------------------------
-
-
-def utf16_length(text: str) -> int:
-    """Length of ``text`` in UTF-16 code units, as JavaScript counts ``text.length``."""
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
-
-
-def _javascript_utf8(text: str) -> bytes:
-    """UTF-8 bytes as Node writes them: a lone surrogate becomes U+FFFD instead of failing."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
-
-
-def _hash(value: str, algorithm: str) -> str:
-    """``$hash(value, algorithm)``: hex digest of the UTF-8 bytes, at most 10,000 characters."""
-    if not isinstance(value, str):
-        raise JSONataEvaluationError("$hash takes a string as its first argument")
-    if utf16_length(value) > HASH_INPUT_LIMIT:
-        raise JSONataEvaluationError(
-            f"$hash takes at most {HASH_INPUT_LIMIT} characters, got {utf16_length(value)}"
-        )
-    if algorithm not in _HASH_ALGORITHMS:
-        raise JSONataEvaluationError(f"$hash does not know the algorithm {algorithm!r}")
-    return _HASH_ALGORITHMS[algorithm](_javascript_utf8(value)).hexdigest()
-
-
-def _parse(text: str) -> Any:
-    """``$parse(text)``: the JSON value the text holds."""
-    try:
-        return to_jsonata(json.loads(text))
-    except (TypeError, ValueError) as error:
-        raise JSONataEvaluationError(f"$parse could not parse its argument: {error}") from None
-
-
-def _is_integer(value: Any) -> bool:
-    return Utils.is_numeric(value) and float(value).is_integer()
-
-
-def _partition(array: list[Any], size: int) -> list[list[Any]]:
-    """``$partition(array, size)``: consecutive chunks of ``size``; the last may be shorter."""
-    if not isinstance(array, list):
-        raise JSONataEvaluationError("$partition takes an array as its first argument")
-    if not _is_integer(size) or size <= 0:
-        raise JSONataEvaluationError("$partition takes a positive integer chunk size")
-    size = int(size)
-    return [array[start : start + size] for start in range(0, len(array), size)]
-
-
-def _range(start: int, end: int, step: int) -> list[int]:
-    """``$range(start, end, step)``: integers from start to end inclusive, at most 1,000."""
-    if not all(_is_integer(value) for value in (start, end, step)) or step == 0:
-        raise JSONataEvaluationError("$range takes integers start, end and a non-zero step")
-    values = list(range(int(start), int(end) + (1 if step > 0 else -1), int(step)))
-    if len(values) > RANGE_LIMIT:
-        raise JSONataEvaluationError(f"$range returns at most {RANGE_LIMIT} values")
-    return values
-
-
-def _random(seed: int | None = None) -> float:
-    """``$random(seed?)``: a number in [0, 1); the same seed gives the same number."""
-    if seed is None:
-        return random.random()
-    if not _is_integer(seed):
-        raise JSONataEvaluationError("$random takes an integer seed")
-    return random.Random(int(seed)).random()
-
-
-def _no_eval(*args: Any) -> Any:
-    """Step Functions rejects ``$eval``; jsonata-python would evaluate it."""
-    raise JSONataEvaluationError("Step Functions does not support $eval; use $parse")
-
-
-_STEP_FUNCTIONS_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
-    "hash": _hash,
-    "parse": _parse,
-    "partition": _partition,
-    "range": _range,
-    "random": _random,
-    "uuid": lambda: str(uuid.uuid4()),
-    "eval": _no_eval,
-}
-
-
-# -- values in and out -------------------------------------------------------------------------
-
-_ARRAY_INDEX: Final = re.compile(r"0|[1-9][0-9]{0,9}")
-
-
-def _javascript_key_order(obj: dict[str, Any]) -> list[str]:
-    """The order in which JavaScript lists an object's keys.
-
-    Keys that are array indices (``"0"``, ``"42"``) come first, in numeric order; the others
-    keep their order of insertion.
-    """
-    indices = sorted(
-        (key for key in obj if _ARRAY_INDEX.fullmatch(key) and int(key) < 2**32 - 1), key=int
-    )
-    return indices + [key for key in obj if key not in set(indices)]
-
-
-def to_jsonata(value: Any) -> Any:
-    """A JSON value (as ``json.loads`` gives it) as JavaScript JSONata would hold it.
-
-    jsonata-python reads ``None`` inside a value as "nothing" (``[null]`` became ``[]``) and
-    expects its own null, ``Utils.NULL_VALUE``; integers beyond 2^53 are rounded to a double,
-    as ``JSON.parse`` rounds them; object keys take JavaScript's order.
-    """
-    if value is None:
-        return Utils.NULL_VALUE
-    if isinstance(value, dict):
-        return {key: to_jsonata(value[key]) for key in _javascript_key_order(value)}
-    if isinstance(value, list):
-        return [to_jsonata(item) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
-        return float(value)
-    return value
-
-
-def from_jsonata(value: Any) -> Any:
-    """A jsonata-python result as a JSON value: its null becomes ``None``."""
-    if value is Utils.NULL_VALUE:
-        return None
-    if isinstance(value, dict):
-        return {key: from_jsonata(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [from_jsonata(item) for item in value]
-    return value
-
-
-# -- functions that differ from JavaScript JSONata ---------------------------------------------
-
-
-def _string_replacer(value: Any) -> Any:
-    """``$string``'s replacer: numbers to 15 significant digits, functions as ``""``."""
-    if value is None:
-        return OMITTED
-    if value is Utils.NULL_VALUE:
-        return None
-    if Utils.is_numeric(value):
-        return to_precision_15(value)
-    if Utils.is_function(value) or isinstance(value, Parser.Symbol):
-        return ""
-    return value
-
-
-class _JavaScriptFunctions:
-    """Built-in functions as JSONata 2.0.6 defines them, where jsonata-python differs."""
-
-    @staticmethod
-    def string(arg: Any, prettify: bool | None) -> str | None:
-        """``$string``: JSON text as ``JSON.stringify`` writes it.
-
-        jsonata-python escaped every non-ASCII character, wrote 2^53 as
-        ``9.00719925474099e+15`` and a function as ``'""'``.
-        """
-        if isinstance(arg, Utils.JList) and arg.outer_wrapper:
-            arg = arg[0]
-        if arg is None or isinstance(arg, str):
-            return arg
-        if Utils.is_function(arg) or isinstance(arg, Parser.Symbol):
-            return ""
-        if isinstance(arg, float) and not math.isfinite(arg):
-            raise JException("D3001", 0, arg)
-        return stringify(arg, indent=2 if prettify else 0, replace=_string_replacer)
-
-    @staticmethod
-    def sort(arr: Any, comparator: Any) -> Any:
-        """``$sort``: a stable sort that moves an item only when the comparator says so.
-
-        Without a comparator, strings are ordered by UTF-16 code units, as JavaScript's ``>``
-        orders them; jsonata-python compared code points (an emoji sorted after U+FFFD). With
-        one, items the comparator does not tell apart keep their order; jsonata-python read
-        "false" as "less than" and reordered them.
-        """
-        if arr is None or len(arr) <= 1:
-            return arr
-        if comparator is None:
-            if not Utils.is_array_of_strings(arr):
-                return Functions.sort(arr, None)
-            return sorted(arr, key=lambda text: text.encode("utf-16-be", "surrogatepass"))
-
-        def after(a: Any, b: Any) -> bool:
-            return bool(jsonata.Jsonata.boolize(Functions.func_apply(comparator, [a, b])))
-
-        return sorted(
-            arr, key=functools.cmp_to_key(lambda a, b: 1 if after(a, b) else -after(b, a))
-        )
-
-
-_REPLACED_BUILTINS: Final = {"string": "<x-b?:s>", "sort": "<af?:a>"}
-
-
-# -- parsing: JSONata 2.0.6 ----------------------------------------------------------------------
-
-
-class _OperatorAfter2_0_6(Parser.Infix):  # type: ignore[misc]
-    """An operator JSONata 2.1.0 added: a syntax error where it is used as an operator.
-
-    The token itself stays known: a function signature such as ``<s?:s>`` holds ``?:``.
+    Attributes
+    ----------
+    cause : str
+        Step Functions' cause, naming the expression and the field.
+    location : str
+        The field (``Arguments/Key/id/S``); empty when no field is to blame (the process
+        ended or timed out).
     """
 
-    def led(self, left: Any) -> Any:
-        raise JSONataEvaluationError(
-            f"JSONata 2.0.6, which Step Functions implements, has no operator {self.id}"
+    def __init__(self, cause: str, location: str = "") -> None:
+        super().__init__(cause)
+        self.cause, self.location = cause, location
+
+
+class JSONataProcessError(RuntimeError):
+    """The Node process could not start, or answered something that is not a reply."""
+
+
+class _Process:
+    """One running ``step_functions.js``: its replies arrive on a queue, read by a thread."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        try:
+            self.popen = subprocess.Popen(
+                # A runaway expression should fail, not swap: jsonata-js has no memory limit.
+                [runtime.node, "--max-old-space-size=512", str(SCRIPT), str(runtime.node_modules)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                encoding="utf-8",
+                bufsize=1,
+                env={**os.environ, "TZ": "UTC"},
+            )
+        except OSError as error:
+            raise JSONataProcessError(
+                f"Could not start Node ({runtime.node}) for JSONata: {error}. Set "
+                "IDEMPOTENT_WORKFLOWS_NODE to a working node executable."
+            ) from None
+        assert self.popen.stdout is not None and self.popen.stderr is not None
+        self.replies: queue.Queue[str] = queue.Queue()
+        self.errors: collections.deque[str] = collections.deque(maxlen=_ERROR_LINES)
+        self._errors_read = threading.Thread(
+            target=self._read_errors, args=(self.popen.stderr,), daemon=True
         )
+        self._errors_read.start()
+        threading.Thread(target=self._read, args=(self.popen.stdout,), daemon=True).start()
+        try:
+            node = self.reply(START_TIMEOUT_SECONDS)["ready"]["node"]
+        except (JSONataEvaluationError, KeyError, TypeError) as error:
+            self.popen.kill()
+            raise JSONataProcessError(
+                f"Node ({runtime.node}) did not start the local engine's JSONata process: {error}"
+            ) from None
+        if int(node.lstrip("v").split(".")[0]) < MIN_NODE_MAJOR:
+            self.popen.kill()
+            raise JSONataProcessError(
+                f"Node {node} ({runtime.node}) is too old for the local engine's JSONata, "
+                f"expected {MIN_NODE_MAJOR} or later: install a newer Node or set "
+                "IDEMPOTENT_WORKFLOWS_NODE to one."
+            )
+
+    def _read(self, stdout: IO[str]) -> None:
+        for line in stdout:
+            self.replies.put(line)
+        self.replies.put("")  # the process ended
+
+    def _read_errors(self, stderr: IO[str]) -> None:
+        for line in stderr:
+            self.errors.append(line.rstrip())
+
+    def reply(self, timeout: float) -> Any:
+        """The next reply; raise ``JSONataEvaluationError`` if none comes within ``timeout`` s."""
+        try:
+            line = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            self.popen.kill()
+            self.popen.wait()  # so that the next request starts another
+            raise JSONataEvaluationError(
+                f"Expression evaluation timeout: no result after {timeout:g} s (an infinite loop?)"
+            ) from None
+        if not line:
+            code = self.popen.wait()
+            self._errors_read.join(timeout=1)  # what it wrote on its way out
+            said = " | ".join(self.errors)
+            raise JSONataEvaluationError(
+                f"The JSONata process ended (exit {code})" + (f": {said}" if said else "")
+            )
+        return json.loads(line)
+
+    def close(self) -> None:
+        assert self.popen.stdin is not None
+        self.popen.stdin.close()  # the script ends at the end of its input
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
 
 
-def _parser_2_0_6() -> Parser:
-    """A jsonata-python parser that rejects the operators of JSONata 2.1.0, ``??`` and ``?:``.
+class JSONataEvaluator:
+    """One Node process evaluating JSONata as Step Functions does; shared by threads.
 
-    Step Functions (2.0.6) rejects an expression that uses them; jsonata-python evaluated it.
-    """
-    parser = Parser()
-    for operator in ("??", "?:"):
-        del parser.symbol_table[operator]
-        parser.register(_OperatorAfter2_0_6(parser, operator))
-    return parser
-
-
-_THREAD: Final = threading.local()  # jsonata-python's parser and expressions are per thread
-
-
-def _compile(expression: str) -> jsonata.Jsonata:
-    if not hasattr(_THREAD, "parser"):
-        _THREAD.parser, _THREAD.cache = _parser_2_0_6(), {}
-    # jsonata.Jsonata() parses with the thread's shared parser: lend it ours, then give it back.
-    shared = vars(jsonata.Jsonata.PARSER)
-    previous = shared.get("parser")
-    shared["parser"] = _THREAD.parser
-    try:
-        compiled = jsonata.Jsonata(expression)
-    finally:
-        if previous is None:
-            del shared["parser"]
-        else:
-            shared["parser"] = previous
-    compiled.set_output_convert_nulls(False)
-    for name, signature in _REPLACED_BUILTINS.items():
-        compiled.register_function(
-            name, jsonata.Jsonata.JNativeFunction(name, signature, _JavaScriptFunctions, name)
-        )
-    for name, function in _STEP_FUNCTIONS_FUNCTIONS.items():
-        compiled.register_lambda(name, function)
-    return compiled
-
-
-def evaluate_jsonata(expression: str, bindings: dict[str, Any], *, undefined: Any = None) -> Any:
-    """Evaluate a JSONata expression as Step Functions does.
-
-    The parsed expression is kept for the next evaluation in this thread: a state machine has
-    a fixed set of expressions.
+    The process starts at the first request (or ``start``) and again after it ended, timed out
+    or was closed.
 
     Parameters
     ----------
-    expression
-        The expression, without ``{% %}``.
-    bindings
-        The variables by name, without ``$`` (``states`` and the workflow's variables), as
-        JSON values.
-    undefined
-        Returned when the expression evaluates to nothing (JSONata's undefined).
-
-    Raises
-    ------
-    JSONataEvaluationError
-        If the expression does not parse or its evaluation fails.
+    runtime
+        Node and the node_modules holding jsonata; default: ``runtime.locate_runtime()``.
     """
-    try:
-        compiled = getattr(_THREAD, "cache", {}).get(expression)
-        if compiled is None:
-            compiled = _THREAD.cache[expression] = _compile(expression)
-        result = compiled.evaluate(None, {name: to_jsonata(v) for name, v in bindings.items()})
-    except JSONataEvaluationError:
-        raise
-    except Exception as error:  # jsonata-python raises its own JException and Python errors
-        raise JSONataEvaluationError(str(error)) from None
-    return undefined if result is None else from_jsonata(result)
+
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self._runtime = runtime
+        self._process: _Process | None = None
+        self._lock = threading.Lock()
+
+    def _running(self) -> _Process:
+        if self._process is None or self._process.popen.poll() is not None:
+            self._process = _Process(self._runtime or locate_runtime())
+        return self._process
+
+    def start(self) -> None:
+        """Start the process now, so that a missing Node or jsonata fails here, not in a state.
+
+        Raises
+        ------
+        runtime.JSONataRuntimeMissing
+            Node or npm jsonata 2.0.6 is missing and could not be installed.
+        JSONataProcessError
+            The process did not start as expected.
+        """
+        with self._lock:
+            self._running()
+
+    def request(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one request and return its reply (``values``, and ``chosen`` for choices).
+
+        Raises
+        ------
+        JSONataEvaluationError
+            A field failed (the first one), or the process ended or timed out.
+        """
+        # ensure_ascii: a lone surrogate travels as an escape; allow_nan=False: NaN is not JSON.
+        line = json.dumps(payload, allow_nan=False) + "\n"
+        with self._lock:
+            process = self._running()
+            assert process.popen.stdin is not None
+            try:
+                process.popen.stdin.write(line)
+            except BrokenPipeError:
+                pass  # the process ended: reply() says how
+            reply: dict[str, Any] = process.reply(REQUEST_TIMEOUT_SECONDS)
+        if "crash" in reply:
+            raise JSONataProcessError(f"The JSONata process failed on a request: {reply['crash']}")
+        failure = reply.get("failure")
+        if failure:
+            raise JSONataEvaluationError(failure["cause"], failure["location"])
+        return reply
+
+    def fields(
+        self,
+        bindings: Mapping[str, Any],
+        fields: Sequence[Field],
+        *,
+        document: Any = _NO_DOCUMENT,
+        nothing: Any = _NO_DOCUMENT,
+    ) -> list[Any]:
+        """Evaluate each field's template with the same bindings; their values, in order.
+
+        Parameters
+        ----------
+        bindings
+            The variables by name, without ``$``: ``states`` and the workflow's variables.
+        fields
+            (location, template) pairs.
+        document
+            The document ``$`` refers to; Step Functions binds none (the conformance suite
+            does).
+        nothing
+            Returned for a field that is one expression evaluating to nothing (JSONata's
+            undefined); by default such a field fails, as in Step Functions.
+
+        Raises
+        ------
+        JSONataEvaluationError
+            For the first field that failed.
+        """
+        payload: dict[str, Any] = {"bindings": bindings, "fields": fields}
+        if document is not _NO_DOCUMENT:
+            payload["input"] = document
+        if nothing is not _NO_DOCUMENT:
+            payload["allowNothing"] = True
+        reply = self.request(payload)
+        values: list[Any] = reply["values"]
+        for index in reply.get("nothing", ()):
+            values[index] = nothing
+        return values
+
+    def choose(
+        self,
+        bindings: Mapping[str, Any],
+        rules: Sequence[tuple[Any, Sequence[Field]]],
+        otherwise: Sequence[Field],
+    ) -> tuple[int | None, list[Any]]:
+        """A Choice state's rules: the first whose condition is true, and its fields' values.
+
+        Each rule is (its ``Condition`` template, its fields); ``otherwise`` holds the fields
+        evaluated when no condition is true. Returns the rule's index (``None`` for none) and
+        the values of the fields evaluated.
+        """
+        reply = self.request(
+            {"bindings": bindings, "choices": {"rules": rules, "otherwise": otherwise}}
+        )
+        chosen: int = reply["chosen"]
+        return (None if chosen < 0 else chosen), reply["values"]
+
+    def close(self) -> None:
+        """End the process (a new one starts at the next request)."""
+        with self._lock:
+            if self._process is not None:
+                self._process.close()
+                self._process = None
+
+
+#: The process every engine in this Python process shares.
+SHARED: Final = JSONataEvaluator()
+atexit.register(SHARED.close)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any, Final
 
@@ -18,6 +19,11 @@ from ..moto_compat import topic_notifications
 #: How often ``receive`` looks at a queue while it waits for messages.
 _POLL_SECONDS: Final = 0.005
 _DESERIALIZER: Final = TypeDeserializer()
+#: Python's json recurses once per level and stops at the interpreter's recursion limit (1,000
+#: frames by default), while API Gateway and Step Functions take JSON nested far deeper; the
+#: engine (and moto in it) parses every body and input with json, so it raises the limit.
+_JSON_DEPTH_FRAMES: Final = 10_000
+sys.setrecursionlimit(max(sys.getrecursionlimit(), _JSON_DEPTH_FRAMES))
 
 
 def _not_json(constant: str) -> Any:

@@ -56,8 +56,12 @@ class PolledEndpoint:
 
 
 def input_text(execution_input: Any) -> str:
-    """An execution input as StartExecution takes it: JSON text, ``{}`` for none."""
-    return json.dumps({} if execution_input is None else execution_input)
+    """An execution input as StartExecution takes it: JSON text, ``{}`` for none.
+
+    Non-ASCII characters as themselves, as ``JSON.stringify`` writes them: Step Functions
+    measures the input's UTF-8 bytes, in which ``\u00e9`` is six times ``é``'s one character.
+    """
+    return json.dumps({} if execution_input is None else execution_input, ensure_ascii=False)
 
 
 def start_request(

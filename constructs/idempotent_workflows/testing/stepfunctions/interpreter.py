@@ -12,18 +12,13 @@ import time
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from ..jsonata.evaluator import JSONataEvaluationError, evaluate_jsonata
 from ..moto_compat import (
     BaseExecutionWorkerCommunication,
     CustomErrorName,
-    EvaluationFailedEventDetails,
-    EventDetails,
     ExecutionWorker,
-    FailureEvent,
     FailureEventException,
-    HistoryEventType,
     InvalidExecutionInput,
     StatesErrorName,
     StatesErrorNameType,
@@ -36,47 +31,9 @@ from ..moto_compat import (
     retrier_decl,
     service_tasks_naming_their_errors,
     state_fail,
-    string_expression,
-    variables_and_states,
     wrap,
 )
 from ..run.contents import strict_json
-
-
-def _query_evaluation_error(env: Any, error: Exception) -> FailureEventException:
-    name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
-    return FailureEventException(
-        failure_event=FailureEvent(
-            env=env,
-            error_name=name,
-            event_type=HistoryEventType.EvaluationFailed,
-            event_details=cast(
-                EventDetails,
-                {
-                    "evaluationFailedEventDetails": EvaluationFailedEventDetails(
-                        error=name.error_name, cause=str(error)
-                    )
-                },
-            ),
-        )
-    )
-
-
-def _evaluate_with_bindings(self: Any, env: Any) -> None:
-    """Evaluate a JSONata expression or variable sample with ``$states`` and variables bound.
-
-    moto writes every variable and ``$states`` into the expression text as JSON literals
-    (strings unescaped) and hands the text to an evaluator hook it leaves empty; it finds the
-    ``$states`` parts to write with a pattern that reads any ``/`` as a regex, so after a
-    division ``$states.input`` went missing. Binding the values instead needs no text
-    surgery, and each expression is parsed once. A failure is States.QueryEvaluationError,
-    which a Catch can handle. Not reproduced: Step Functions' error for an expression that
-    evaluates to nothing (jsonata-python returns None for both nothing and null).
-    """
-    try:
-        env.stack.append(evaluate_jsonata(self.expression, variables_and_states(env)))
-    except JSONataEvaluationError as error:
-        raise _query_evaluation_error(env, error) from None
 
 
 def _keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -128,12 +85,17 @@ def _scaled_retry_interval(scale: Callable[[], float]) -> SimpleNamespace:
     return SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * scale()))
 
 
-def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``$$.Execution.StartTime`` is an ISO 8601 string in Step Functions, not a datetime."""
+def _execution_context(original: Callable[..., Any]) -> Callable[..., Any]:
+    """The context object's ``Execution`` as Step Functions writes it.
+
+    ``StartTime`` is an ISO 8601 string, not a datetime; ``RedriveCount`` is there, 0 (the
+    engine never redrives), as "Accessing execution data from the Context object" lists it.
+    """
 
     def environment(self: Any) -> Any:
         env = original(self)
         execution = env.states.context_object.context_object_data["Execution"]
+        execution.setdefault("RedriveCount", 0)
         start = execution["StartTime"]
         if hasattr(start, "isoformat"):
             execution["StartTime"] = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -142,8 +104,9 @@ def _iso_start_time(original: Callable[..., Any]) -> Callable[..., Any]:
     return environment
 
 
-#: Longest execution input StartExecution accepts, in UTF-8 bytes.
-MAX_INPUT_BYTES: Final = 256 * 1024
+#: The largest execution input, state input or output and task result: 256 KiB of UTF-8 (the
+#: bytes of its JSON text).
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
 
 
 def _checking_input(
@@ -167,10 +130,10 @@ def _checking_input(
 
 
 def _within_the_limit(execution_input: str) -> None:
-    if len(execution_input.encode()) > MAX_INPUT_BYTES:
+    if len(execution_input.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
         raise ValidationException(
             "1 validation error detected: Value at 'input' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
+            f"Member must have length less than or equal to {MAX_PAYLOAD_BYTES}"
         )
 
 
@@ -252,14 +215,6 @@ def _signalled_end(ended: Callable[[str], None]) -> Callable[[Callable[..., None
     return signalled
 
 
-def jsonata_patches() -> list[Any]:
-    """JSONata expressions and variable samples evaluated with their bindings."""
-    return [
-        replace(evaluated, "_eval_body", _evaluate_with_bindings)
-        for evaluated in (string_expression.StringJSONata, string_expression.StringVariableSample)
-    ]
-
-
 def failure_event_patches() -> list[Any]:
     """Service tasks keep a failure event instead of renaming it (``_keep_failure_events``)."""
     return [
@@ -285,7 +240,7 @@ def patches(wait_scale: Callable[[], float], execution_ended: Callable[[str], No
         ),
         replace(WaitFunction, "_wait_interval", _scaled_wait(wait_scale)),
         replace(retrier_decl, "time", _scaled_retry_interval(wait_scale)),
-        wrap(ExecutionWorker, "_get_evaluation_environment", _iso_start_time),
+        wrap(ExecutionWorker, "_get_evaluation_environment", _execution_context),
         wrap(BaseExecutionWorkerCommunication, "terminated", _signalled_end(execution_ended)),
     ]
 

@@ -23,10 +23,12 @@ from ..moto_compat import (
     wrap,
 )
 from . import (
+    aws_semantics,
     callbacks,
     fast_paths,
     faults,
     interpreter,
+    jsonata_fields,
     nested_executions,
     services,
     stopping,
@@ -84,7 +86,7 @@ def patched_moto(
     """
     client_for = services.reused_clients()
     steps: list[Callable[[], list[Any]]] = [
-        interpreter.jsonata_patches,
+        jsonata_fields.patches,
         interpreter.failure_event_patches,
         lambda: callbacks.patches(wait_scale),
         lambda: [services.sqs_error_names_patch()],
@@ -97,6 +99,7 @@ def patched_moto(
         fast_paths.patches,
         interpreter.stop_patches,
         faults.patches,
+        aws_semantics.patches,
     ]
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock_aws_executing_state_machines())
