@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, RemovalPolicy, Stack
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from hypothesis import HealthCheck, settings
 from jsonata_reference import JSONataReference
 
+from idempotent_workflows import IdempotentApi
 from idempotent_workflows.examples import add_example_stacks
 from idempotent_workflows.testing import state_machine_definitions
 
@@ -49,6 +51,24 @@ def example_stacks() -> dict[str, Stack]:
     """The example stacks of app.py, by stack name."""
     app = new_app()
     return {stack.stack_name: stack for stack in add_example_stacks(app)}
+
+
+def echo_api_stack(**props: Any) -> Stack:
+    """A stack whose API answers ``{"blob": <n copies of c>}`` for a body ``{"n": .., "c": ..}``:
+    an answer as large as a test needs. ``props`` go to ``IdempotentApi``."""
+    stack = Stack(new_app(), "EchoApi")
+    IdempotentApi(
+        stack,
+        "Api",
+        work=sfn.Pass.jsonata(
+            stack,
+            "Echo",
+            outputs={"blob": "{% $pad('', $states.input.body.n, $states.input.body.c) %}"},
+        ),
+        removal_policy=RemovalPolicy.DESTROY,
+        **props,
+    )
+    return stack
 
 
 def template_json(stack: Stack) -> dict[str, Any]:

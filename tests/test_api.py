@@ -15,7 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from conftest import as_list, new_app, only_record, set_record
 
-from idempotent_workflows import IdempotentApi, RetryPolicy, StatusMap
+from idempotent_workflows import IdempotentApi, ReplayHeaders, RetryPolicy, StatusMap
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.private.mapping_templates import execution_response_template
 from idempotent_workflows.testing import Execution, post_json
@@ -415,9 +415,11 @@ def test_wrong_prop_types_name_the_prop_and_the_fix(props, message):
 def test_body_fields_validate_only_those_fields_and_the_route_can_be_part_of_the_key():
     api = build(body_fields=["amount", "card.last4"], key_includes_route=True)
     assert api.workflow.protocol.payload_fields == ("body.amount", "body.card.last4")
+    # The route is a field of its own: the key field keeps the key as the client sent it.
+    assert api.workflow.protocol.key.fields == ("caller", "route", "idempotencyKey")
     request = method_of(Template.from_stack(Stack.of(api)).to_json())["Integration"]
     text = json.dumps(request["RequestTemplates"])
-    assert "$context.httpMethod $context.resourcePath $key" in text
+    assert "${q}route${q}: ${q}$context.httpMethod $context.resourcePath${q}" in text
     assert build(body_fields=()).workflow.protocol.payload_fields == ()
 
 
@@ -463,7 +465,7 @@ def test_json_path_and_params_of_the_template_input():
 def test_a_timed_out_execution_answers_504():
     context = {"responseOverride": {"status": None, "header": {}}}
     text = render(
-        execution_response_template(StatusMap()),
+        execution_response_template(StatusMap(), ReplayHeaders()),
         input=TemplateInput('{"status": "TIMED_OUT"}', {}),
         context=context,
     )

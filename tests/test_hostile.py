@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_stepfunctions as sfn
-from conftest import new_app, set_record
+from conftest import echo_api_stack, new_app, set_record
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -431,18 +431,7 @@ def test_a_replay_answers_the_same_bytes_as_the_first_answer(payments):
 @pytest.fixture
 def echo_api(local_engine):
     """An API whose work answers a string of n copies of c: as large as a test needs."""
-    stack = Stack(new_app(), "EchoApi")
-    IdempotentApi(
-        stack,
-        "Api",
-        work=sfn.Pass.jsonata(
-            stack,
-            "Echo",
-            outputs={"blob": "{% $pad('', $states.input.body.n, $states.input.body.c) %}"},
-        ),
-        removal_policy=RemovalPolicy.DESTROY,
-    )
-    deployed = local_engine.deploy(stack)
+    deployed = local_engine.deploy(echo_api_stack())
     with deployed.serve_api() as api:
         deployed.url = f"{api.url}/"
         yield deployed

@@ -148,7 +148,8 @@ def exercise_transactions(deployed) -> None:
 
 
 def exercise_payments(engine, deployed) -> None:
-    """The API's workflow as API Gateway starts it: new, retry, other body, declined, held."""
+    """The API's workflow as API Gateway starts it: new, retry, other body, declined, held,
+    refused, too large to replay."""
     payment = {"caller": "arn:aws:iam::123456789012:user/a  ", "idempotencyKey": "k1"}
     payment["body"] = {"amount": 25, "currency": "EUR"}
     first = deployed.run_sync(payment)
@@ -161,6 +162,18 @@ def exercise_payments(engine, deployed) -> None:
     assert deployed.run_sync({"body": {}}).error == "Idempotency.InvalidKey"
     refused = {"refusal": {"status": 400, "error": "Idempotency.InvalidKey", "message": "m"}}
     assert deployed.run_sync(refused).states_entered == ["AcquireLock", "InvalidKey"]
+    # A charge too large to replay, and its duplicate: the replayed failure says so.
+    (machine,) = deployed.state_machines
+    engine.load_mock_config(
+        {
+            "StateMachines": {machine: {"TestCases": {"Big": {"Charge": "Big"}}}},
+            "MockedResponses": {"Big": {"0": {"Return": {"Payload": '"' * 70_000}}}},
+        }
+    )
+    big = {**payment, "idempotencyKey": "k3"}
+    assert deployed.run_sync(big, test_case="Big").error == "Idempotency.ResultTooLarge"
+    assert deployed.run_sync(big).cause.startswith("Replay of the stored failure: ")
+    engine.load_mock_config(None)
 
 
 def exercise_orders(engine, deployed) -> None:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from .protocol import IdempotencyProtocol as IdempotencyProtocol
     from .queue import IdempotentQueue as IdempotentQueue
     from .queue import queue_with_dead_letters as queue_with_dead_letters
+    from .replay import ReplayHeaders as ReplayHeaders
+    from .replay import ReplayReport as ReplayReport
     from .retry import TRANSIENT_DYNAMODB_ERRORS as TRANSIENT_DYNAMODB_ERRORS
     from .retry import TRANSIENT_LAMBDA_ERRORS as TRANSIENT_LAMBDA_ERRORS
     from .retry import TRANSIENT_SNS_ERRORS as TRANSIENT_SNS_ERRORS

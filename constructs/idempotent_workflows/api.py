@@ -8,6 +8,7 @@ the execution succeeded or failed).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -29,6 +30,7 @@ from .private.mapping_templates import (
 )
 from .private.nag import acknowledge
 from .private.props import ApiProps
+from .replay import ReplayHeaders
 from .retry import RetryPolicy
 from .status_map import StatusMap
 from .table import IdempotencyTable
@@ -61,12 +63,15 @@ class IdempotentApi(Construct):
     Fields string, as in the IETF httpapi draft-07; anything else is refused with 400
     ``Idempotency.InvalidKey``) starts an Express ``IdempotentWorkflow`` with
     StartSyncExecution. The execution input is ``{"caller": <who signed the request>,
-    "idempotencyKey": <key>, "body": <request body>}``; the work's output is the response
-    body. A retry with the same key from the same caller gets the stored result, byte for
-    byte; the same key with another body gets 422; a key whose first request still runs after
-    the poll bound gets 409 with ``Retry-After`` (the seconds until its lease ends); the work's
-    error gets ``work_error_status`` (or its entry in ``error_statuses``) with its name and
-    cause. The README's "HTTP API" section has the whole table.
+    "idempotencyKey": <key>, "body": <request body>}`` (and ``"route"`` with
+    ``key_includes_route``); the work's output is the response body. A retry with the same
+    key from the same caller gets the stored result, byte for byte; the same key with another
+    body gets 422; a key whose first request still runs after the poll bound gets 409 with
+    ``Retry-After`` (the seconds until its lease ends); the work's error gets
+    ``work_error_status`` (or its entry in ``error_statuses``) with its name and cause. Every
+    answer that is the key's outcome says whether it ran the work or came from the record, in
+    ``Idempotent-Replayed`` (``false`` or ``true``), and echoes the key as the API used it in
+    ``Idempotency-Key``. The README's "HTTP API" section has the whole table.
 
     Parameters
     ----------
@@ -88,8 +93,8 @@ class IdempotentApi(Construct):
         Refuse a request without the header with 400. Default ``True``; with ``False`` such
         a request is keyed on its own request id, so it always runs.
     key_includes_route
-        Prefix the key with the method and resource path, so that one key may be used on
-        two routes. Default ``False``.
+        Key on the method and resource path too (the execution input's ``route``), so that
+        one key may be used on two routes. Default ``False``.
     scope_keys_to_caller
         Key on the caller and the header together, so that one caller can neither replay nor
         block another's key. The caller is the IAM principal that signed the request (an
@@ -97,6 +102,9 @@ class IdempotentApi(Construct):
         role is still a retry), with its Cognito identity and API key id where present.
         Default ``True``; ``False`` shares one key space among all callers (a public endpoint
         whose clients choose unguessable keys).
+    replay_headers
+        The names of the response headers that say whether an answer is a replay and echo the
+        key. Default ``ReplayHeaders()``: ``Idempotent-Replayed`` and ``Idempotency-Key``.
     success_status
         Status of a result, fresh or stored. Default 200 (201 suits a creating POST).
     work_error_status
@@ -139,6 +147,8 @@ class IdempotentApi(Construct):
         The stage's access log group.
     statuses : StatusMap
         The statuses the method answers with.
+    replay_headers : ReplayHeaders
+        The names of the replay flag's and the echoed key's response headers.
 
     Raises
     ------
@@ -181,6 +191,7 @@ class IdempotentApi(Construct):
         stage_name: str = "v1",
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         scope_keys_to_caller: bool = True,
+        replay_headers: ReplayHeaders | None = None,
         workflow_type: None = None,
     ) -> None:
         props = ApiProps(
@@ -205,10 +216,12 @@ class IdempotentApi(Construct):
             stage_name=stage_name,
             removal_policy=removal_policy,
             scope_keys_to_caller=scope_keys_to_caller,
+            replay_headers=replay_headers,
             requested_workflow_type=workflow_type,
         )
         super().__init__(scope, id)
         self.statuses = props.statuses
+        self.replay_headers = props.headers
         self.workflow: IdempotentWorkflow = _WorkflowOfProps(self, "Workflow", props)
         self.access_logs = logs.LogGroup(
             self,
@@ -225,17 +238,7 @@ class IdempotentApi(Construct):
             deploy_options=apigw.StageOptions(
                 stage_name=stage_name,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                access_log_format=_access_log_format(props.headers),
                 tracing_enabled=True,
                 metrics_enabled=True,
                 throttling_rate_limit=throttling_rate_limit,
@@ -255,11 +258,14 @@ class IdempotentApi(Construct):
             method_responses=[
                 apigw.MethodResponse(
                     status_code=str(status),
-                    response_parameters=(
-                        {"method.response.header.Retry-After": True}
-                        if status == StatusMap.IN_PROGRESS
-                        else None
-                    ),
+                    response_parameters={
+                        f"method.response.header.{name}": True
+                        for name in (
+                            *(["Retry-After"] if status == StatusMap.IN_PROGRESS else []),
+                            props.headers.replayed,
+                            props.headers.key,
+                        )
+                    },
                 )
                 for status in self.statuses.statuses()
             ],
@@ -288,7 +294,7 @@ class IdempotentApi(Construct):
             description="Lets the API start synchronous executions of its workflow",
         )
         self.workflow.state_machine.grant_start_sync_execution(role)
-        json = "application/json"
+        content_type = "application/json"
         return apigw.AwsIntegration(
             service="states",
             action="StartSyncExecution",
@@ -297,7 +303,7 @@ class IdempotentApi(Construct):
                 credentials_role=role,
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,
                 request_templates={
-                    json: request_template(
+                    content_type: request_template(
                         self.workflow.state_machine.state_machine_arn,
                         require_key=props.require_key,
                         key_includes_route=props.key_includes_route,
@@ -307,12 +313,14 @@ class IdempotentApi(Construct):
                 integration_responses=[
                     apigw.IntegrationResponse(
                         status_code=str(self.statuses.success),
-                        response_templates={json: execution_response_template(self.statuses)},
+                        response_templates={
+                            content_type: execution_response_template(self.statuses, props.headers)
+                        },
                     ),
                     apigw.IntegrationResponse(
                         selection_pattern=r"[45]\d{2}",
                         status_code=str(StatusMap.MACHINERY_ERROR),
-                        response_templates={json: start_failed_template()},
+                        response_templates={content_type: start_failed_template()},
                     ),
                 ],
             ),
@@ -344,3 +352,27 @@ class IdempotentApi(Construct):
     def url(self) -> str:
         """The URL of the stage (a token until deployment)."""
         return self.api.url
+
+
+def _access_log_format(headers: ReplayHeaders) -> apigw.AccessLogFormat:
+    """JSON access log lines: API Gateway's standard fields, and whether the answer is a replay.
+
+    ``replayed`` is the ``headers.replayed`` response header as the response template set it
+    (``true``, ``false``, or ``-`` where the answer carries none), so the share of replays can
+    be read from the logs.
+    """
+    field = apigw.AccessLogField
+    fields = {
+        "requestId": field.context_request_id(),
+        "ip": field.context_identity_source_ip(),
+        "user": field.context_identity_user(),
+        "caller": field.context_identity_caller(),
+        "requestTime": field.context_request_time(),
+        "httpMethod": field.context_http_method(),
+        "resourcePath": field.context_resource_path(),
+        "status": field.context_status(),
+        "protocol": field.context_protocol(),
+        "responseLength": field.context_response_length(),
+        "replayed": field.context_response_override_header(headers.replayed),
+    }
+    return apigw.AccessLogFormat.custom(json.dumps(fields, separators=(",", ":")))

@@ -33,6 +33,12 @@ from .private.jsonata_expressions import (
 )
 from .private.jsonpath_work import JsonataWork
 from .private.props import ProtocolProps
+from .replay import (
+    REPLAYED_CAUSE_PREFIX,
+    REPLAYED_FIELD,
+    RESULT_FIELD,
+    ReplayReport,
+)
 from .retry import RetryPolicy
 from .runtime.description import descriptor_comment
 from .states import ProtocolState as S
@@ -55,6 +61,7 @@ class _Variables(NamedTuple):
     polls: str
     error: str
     payload: str
+    replayed: str
 
     @classmethod
     def prefixed(cls, prefix: str) -> _Variables:
@@ -124,6 +131,15 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         Default ``"idem"``. A protocol nested in another one's work needs its own, as Step
         Functions refuses an inner state assigning a variable of an enclosing scope; give it
         its own state names too (``prefix_states``) and key namespace.
+    replay_report
+        Whether, and how, an answer says if it ran the work or came from the record:
+        ``ReplayReport.NONE`` (default: the output is the result, as it always was),
+        ``ReplayReport.VARIABLE`` (the output is the result; the last state assigns
+        ``$<variable_prefix>Replayed``, ``$idemReplayed`` by default, ``true`` or ``false``,
+        for the states that follow the fragment) or
+        ``ReplayReport.ENVELOPE`` (the output is ``{"replayed": <bool>, "result": <the
+        result>}``). With either, the replayed stored failure ``Idempotency.ResultTooLarge``
+        has a cause that begins ``"Replay of the stored failure: "``.
 
     Raises
     ------
@@ -147,6 +163,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         The retries of every DynamoDB call.
     payload_fields : tuple of str
         The validated input fields.
+    replay_report : ReplayReport
+        How an answer says whether it is a replay.
     record_ttl_seconds, lease_seconds, poll_interval_seconds : int
         The durations, defaults applied, in seconds.
     max_polls : int
@@ -170,6 +188,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         dynamodb_retry: RetryPolicy | None = None,
         payload_fields: Sequence[str] = (),
         variable_prefix: str = DEFAULT_VARIABLE_PREFIX,
+        replay_report: ReplayReport = ReplayReport.NONE,
     ) -> None:
         if not isinstance(variable_prefix, str) or not _VARIABLE_PREFIX.fullmatch(variable_prefix):
             raise ValueError(
@@ -190,6 +209,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             workflow_type=workflow_type,
             dynamodb_retry=dynamodb_retry,
             payload_fields=payload_fields,
+            replay_report=replay_report,
         )
         # ProtocolProps refuses a missing table: here, unlike in a workflow, it is required.
         self._construct(scope, id, props, cast(dynamodb.ITable, props.itable))
@@ -204,6 +224,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         self.workflow_type = props.workflow_type
         self.retry = props.retry
         self.payload_fields = props.payload_paths
+        self.replay_report = props.replay_report
         self.record_ttl_seconds = props.record_ttl_seconds
         self.lease_seconds = props.lease_seconds
         self.poll_interval_seconds = props.poll_interval_seconds
@@ -335,7 +356,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             update=r.SUCCEED_UPDATE,
             condition=r.OWNS_LOCK,
             result=replayable_json("$states.input", limit, too_large),
-            outputs=self._answer(to_json("$states.input"), "$states.input"),
+            assign=self._replayed(replayed=False),
+            outputs=self._answer(to_json("$states.input"), "$states.input", replayed=False),
         )
         store_result.add_catch(lock_lost, errors=[_CONDITIONAL_CHECK_FAILED])
         # Which failure: too large to replay (terminal), or not stored (the next run retries).
@@ -352,7 +374,9 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             " & $states.errorOutput.Error & ': ' & $states.errorOutput.Cause})"
         )
         store_result.add_catch(
-            record_failure, errors=[_QUERY_EVALUATION_ERROR], assign={self._variables.error: not_stored}
+            record_failure,
+            errors=[_QUERY_EVALUATION_ERROR],
+            assign={self._variables.error: not_stored},
         )
         catch_every_error(store_result, record_failure, assign={self._variables.error: not_stored})
 
@@ -392,7 +416,8 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         self._return_stored_result = sfn.Pass.jsonata(
             self,
             S.RETURN_STORED_RESULT,
-            outputs=jsonata(self._answer(stored, f"$parse({stored})")),
+            assign=self._replayed(replayed=True),
+            outputs=jsonata(self._answer(stored, f"$parse({stored})", replayed=True)),
         )
         wait = sfn.Wait.jsonata(
             self,
@@ -406,12 +431,18 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         held = f"{status} = '{RecordStatus.IN_PROGRESS.value}' and {lease_valid}"
         succeeded = f"{status} = '{RecordStatus.SUCCEEDED.value}' and {fresh}"
         too_large = f"{status} = '{RecordStatus.RESULT_TOO_LARGE.value}' and {fresh}"
-        # The key's first run told its caller; every duplicate gets the same error and cause.
+        # The key's first run told its caller; every duplicate gets the same error and cause
+        # (which says it is a replay, when the protocol reports replays).
+        replay = (
+            ""
+            if self.replay_report == ReplayReport.NONE
+            else f"{literal(REPLAYED_CAUSE_PREFIX)} & "
+        )
         result_too_large = sfn.Fail.jsonata(
             self,
             S.RESULT_TOO_LARGE,
             error=IdempotencyError.RESULT_TOO_LARGE.value,
-            cause=jsonata(f"$parse({stored}).Cause"),
+            cause=jsonata(f"{replay}$parse({stored}).Cause"),
         )
         check = sfn.Choice.jsonata(self, S.CHECK_RECORD)
         if self._fingerprint is not None:
@@ -521,8 +552,11 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         self.retry.apply(task)
         return task
 
-    def _answer(self, text: str, value: str) -> str:
+    def _answer(self, text: str, value: str, *, replayed: bool) -> str:
         """JSONata for the protocol's output: the result, or its JSON text in ``resultJson``.
+
+        With ``ReplayReport.ENVELOPE`` the output also says whether it is a replay, in
+        ``replayed``, and the result itself is in ``result``.
 
         Parameters
         ----------
@@ -530,10 +564,25 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             JSONata for the result's stored JSON text.
         value
             JSONata for the result itself.
+        replayed
+            Whether the answer comes from the record.
         """
+        fields = []
+        if self.replay_report == ReplayReport.ENVELOPE:
+            fields.append((REPLAYED_FIELD, "true" if replayed else "false"))
         if self._output_json_text:
-            return f"{{{literal(r.RESULT_JSON_FIELD)}: {text}}}"
-        return value
+            fields.append((r.RESULT_JSON_FIELD, text))
+        elif fields:
+            fields.append((RESULT_FIELD, value))
+        if not fields:
+            return value
+        return "{" + ", ".join(f"{literal(name)}: {item}" for name, item in fields) + "}"
+
+    def _replayed(self, *, replayed: bool) -> dict[str, bool] | None:
+        """The ``Assign`` of a state that ends the protocol (``ReplayReport.VARIABLE``)."""
+        if self.replay_report == ReplayReport.VARIABLE:
+            return {self._variables.replayed: replayed}
+        return None
 
     @property
     def start_state(self) -> sfn.State:

@@ -17,6 +17,7 @@ from .key import IdempotencyKey
 from .private.checks import check_instance, check_removal_policy
 from .private.props import WorkflowProps
 from .protocol import IdempotencyProtocol, _ProtocolOfProps
+from .replay import ReplayReport
 from .retry import RetryPolicy
 from .table import IdempotencyTable
 
@@ -77,8 +78,11 @@ class IdempotentWorkflow(Construct):
     id
         Construct id.
     work, key, key_namespace, record_ttl, lease, poll_interval, max_polls, dynamodb_retry
-    payload_fields
-        Passed to ``IdempotencyProtocol``, which documents them.
+    payload_fields, replay_report
+        Passed to ``IdempotencyProtocol``, which documents them. With
+        ``replay_report=ReplayReport.ENVELOPE`` an execution's output is
+        ``{"replayed": <bool>, "result": <the result>}``: its caller tells a duplicate's
+        replay from a run without reading the history.
     table
         An existing table for the records: an ``ITable`` (partition key ``id`` of type
         string, TTL attribute ``ttl``) or an ``IdempotencyTable``. Default: a new
@@ -122,6 +126,7 @@ class IdempotentWorkflow(Construct):
         workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD,
         dynamodb_retry: RetryPolicy | None = None,
         payload_fields: Sequence[str] = (),
+        replay_report: ReplayReport = ReplayReport.NONE,
         logs: sfn.LogOptions | None = None,
         tracing_enabled: bool = True,
         state_machine_name: str | None = None,
@@ -142,6 +147,7 @@ class IdempotentWorkflow(Construct):
                 workflow_type=workflow_type,
                 dynamodb_retry=dynamodb_retry,
                 payload_fields=payload_fields,
+                replay_report=replay_report,
                 logs=logs,
                 tracing_enabled=tracing_enabled,
                 state_machine_name=state_machine_name,

@@ -58,17 +58,19 @@ def test_the_users_workflows_run_their_work_once(local_engine):
 
 
 def post(url, body, key):
-    """POST JSON, signed as an IAM-authorized API requires: (status, parsed body)."""
+    """POST JSON, signed as an IAM-authorized API requires: (status, parsed body, replayed)."""
     answer = post_json(url, body, {"Idempotency-Key": key})
-    return answer.status, json.loads(answer.body)
+    return answer.status, json.loads(answer.body), answer.headers["Idempotent-Replayed"]
 
 
 def test_the_payments_api_answers_a_retry_from_the_record(local_engine):
-    """Real HTTP to the example API: mapping templates (VTL), StartSyncExecution, the record."""
+    """Real HTTP to the example API: mapping templates (VTL), StartSyncExecution, the record,
+    the replay flag."""
     api = local_engine.deploy(PaymentsApiStack(App(), "Api"))
     with api.serve_api() as served:
         payment = {"amount": 25, "currency": "EUR"}
         first, retry = (post(f"{served.url}/payments", payment, "k-1") for _ in range(2))
-    assert first == retry
+    assert first[:2] == retry[:2]
     assert first[0] == 201 and first[1]["status"] == "CHARGED"
+    assert (first[2], retry[2]) == ("false", "true")  # the retry: answered from the record
     assert api.function("ChargeFunction").invocations == 1

@@ -73,10 +73,12 @@ def _demo_transactions(deployed: DeployedStack) -> list[str]:
 
 def _http_line(label: str, answer: Response, work_runs: int) -> str:
     retry = answer.headers.get("Retry-After")
+    replayed = answer.headers.get("Idempotent-Replayed")
     text = answer.body if len(answer.body) <= 70 else answer.body[:67] + "..."
     return (
         f"  {label:<34} HTTP {answer.status:<4}"
-        f"{f' Retry-After: {retry}' if retry else '':<16} work runs so far={work_runs}"
+        f"{f' Retry-After: {retry}' if retry else '':<16}"
+        f"{f' Replayed: {replayed}' if replayed else '':<17} work runs so far={work_runs}"
         f"\n  {'':<34} -> {text}"
     )
 

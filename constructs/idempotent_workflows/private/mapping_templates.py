@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..errors import IdempotencyError
+from ..replay import REPLAYED_CAUSE_PREFIX, REPLAYED_FIELD, ReplayHeaders
 from ..status_map import StatusMap
 from .record import PAYLOAD_LIMIT_BYTES, REQUEST_INPUT_BYTES, RESULT_JSON_FIELD
 
@@ -24,6 +25,9 @@ KEY_HEADER: Final = "Idempotency-Key"
 KEY_FIELD: Final = "idempotencyKey"
 #: Execution input field holding the caller's identity, which scopes the key.
 CALLER_FIELD: Final = "caller"
+#: Execution input field holding the method and resource path, which scope the key when the
+#: API keys on its route.
+ROUTE_FIELD: Final = "route"
 #: Execution input field holding the request body.
 BODY_FIELD: Final = "body"
 #: Execution input field of a request refused before its work could start (key, size).
@@ -139,7 +143,11 @@ def _caller_lines() -> list[str]:
 def request_template(
     state_machine_arn: str, *, require_key: bool, key_includes_route: bool, scope_to_caller: bool
 ) -> str:
-    """The StartSyncExecution request: the key from the header, the caller, the body.
+    """The StartSyncExecution request: the key from the header, its scope, the body.
+
+    The scope is the caller (``scope_to_caller``) and the method and resource path
+    (``key_includes_route``), each in a field of its own, so that the key field holds the key
+    as the client sent it (unescaped), which the response echoes.
 
     The header's value may be a bare token (``abc``) or a Structured Fields string
     (``"abc"``, as draft-07 writes it), which is unescaped. A key that breaks the rule
@@ -147,17 +155,18 @@ def request_template(
     an execution that carries the refusal instead of the key and the body.
     """
     lines = _key_lines(require_key=require_key)
-    if key_includes_route:
-        lines.append('#set($key = "$context.httpMethod $context.resourcePath $key")')
-    caller = ""
+    scope = ""
     if scope_to_caller:
         lines += _caller_lines()
-        caller = f"${{q}}{CALLER_FIELD}${{q}}: ${{q}}${{callerText}}${{q}}, "
+        scope += f"${{q}}{CALLER_FIELD}${{q}}: ${{q}}${{callerText}}${{q}}, "
+    if key_includes_route:
+        route = "$context.httpMethod $context.resourcePath"
+        scope += f"${{q}}{ROUTE_FIELD}${{q}}: ${{q}}{route}${{q}}, "
     lines += [
         "#set($q = '\"')",
         f"#set($keyText = {json_text('$key')})",
         "#set($body = $input.json('$'))",
-        f'#set($executionInput = "{{{caller}${{q}}{KEY_FIELD}${{q}}: ${{q}}${{keyText}}${{q}}, '
+        f'#set($executionInput = "{{{scope}${{q}}{KEY_FIELD}${{q}}: ${{q}}${{keyText}}${{q}}, '
         f'${{q}}{BODY_FIELD}${{q}}: ${{body}}}}")',
         # UTF-8 bytes of the input: urlEncode writes each byte it encodes as three characters.
         "#if($refusal == '')",
@@ -204,33 +213,93 @@ def _retry_after_lines(fallback_seconds: int) -> list[str]:
     ]
 
 
-def execution_response_template(statuses: StatusMap) -> str:
+def _replay_lines() -> list[str]:
+    """VTL for a replayed stored failure: ``$replayed`` from its cause, and the cause as stored.
+
+    A workflow that reports replays begins a replayed stored failure's cause with
+    ``REPLAYED_CAUSE_PREFIX``; the answer's body is the first answer's, without it.
+    """
+    prefix = REPLAYED_CAUSE_PREFIX
+    return [
+        f"#if($cause.startsWith('{prefix}'))",
+        "#set($replayed = 'true')",
+        f"#set($cause = $cause.substring({len(prefix)}))",
+        "#else",
+        "#set($replayed = 'false')",
+        "#end",
+    ]
+
+
+def execution_response_template(statuses: StatusMap, headers: ReplayHeaders) -> str:
     """The answer to a StartSyncExecution that ran: its output, or its error as a status.
 
     StartSyncExecution answers HTTP 200 whether the execution succeeded or failed; this
     template reads ``status`` and ``error`` and sets the status code. A result is answered as
     the record stores its JSON text (the workflow's ``resultJson``): the same bytes the first
     time and on every retry. A refused request (the ``refusal`` of the execution input)
-    answers its own status. Each override is set once, at the end: API Gateway refuses a
-    second one.
+    answers its own status.
+
+    The answers that are the key's outcome say whether they come from the record, in
+    ``headers.replayed``: a result (the workflow's ``replayed``), a work error (``false``: a
+    failure is not stored, so its request ran the work) and ``Idempotency.ResultTooLarge``
+    (``true`` when its cause says it is the stored one). A refusal, 409, 422, a failure of
+    the machinery and a timeout are not an outcome of the key, and carry no flag. Every answer
+    of an execution that had a key echoes it in ``headers.key``. Each override is set once, at
+    the end: API Gateway refuses a second one.
     """
-    branches = [
-        ("$status == 'TIMED_OUT'", statuses.TIMED_OUT),
-        (f"$error == '{IdempotencyError.PAYLOAD_MISMATCH.value}'", statuses.PAYLOAD_MISMATCH),
-        (f"$error == '{IdempotencyError.LOCK_WAIT_TIMEOUT.value}'", statuses.IN_PROGRESS),
-        (f"$error == '{IdempotencyError.INVALID_KEY.value}'", statuses.INVALID_REQUEST),
-        *((f"$error == '{name}'", status) for name, status in statuses.errors.items()),
+    work_error = "#set($replayed = 'false')"
+    # (condition, status, VTL run on that branch besides setting the status)
+    branches: list[tuple[str, int, list[str]]] = [
+        ("$status == 'TIMED_OUT'", statuses.TIMED_OUT, []),
+        (
+            f"$error == '{IdempotencyError.PAYLOAD_MISMATCH.value}'",
+            statuses.PAYLOAD_MISMATCH,
+            [],
+        ),
+        (
+            f"$error == '{IdempotencyError.LOCK_WAIT_TIMEOUT.value}'",
+            statuses.IN_PROGRESS,
+            _retry_after_lines(statuses.retry_after_seconds),
+        ),
+        (f"$error == '{IdempotencyError.INVALID_KEY.value}'", statuses.INVALID_REQUEST, []),
+        *(
+            (f"$error == '{name}'", status, [work_error])
+            for name, status in statuses.errors.items()
+        ),
+        (
+            f"$error == '{IdempotencyError.RESULT_TOO_LARGE.value}'",
+            statuses.MACHINERY_ERROR,
+            _replay_lines(),
+        ),
         (
             " || ".join(f"$error.startsWith('{prefix}')" for prefix in MACHINERY_PREFIXES),
             statuses.MACHINERY_ERROR,
+            [],
         ),
     ]
     lines = [
         "#set($status = $input.path('$.status'))",
         "#set($retryAfter = '')",
+        "#set($replayed = '')",
+        "#set($key = '')",
+        # The execution input: the key it ran with, or the refusal of the request.
+        "#set($sent = \"$!input.path('$.input')\")",
+        "#if($sent == '')",
+        "#set($sent = '{}')",
+        "#end",
+        "#set($sent = $util.parseJson($sent))",
+        f"#if($sent.containsKey('{KEY_FIELD}'))",
+        f"#set($key = $sent.{KEY_FIELD})",
+        "#end",
         "#if($status == 'SUCCEEDED')",
         f"#set($code = {statuses.success})",
-        f"$util.parseJson($input.path('$.output')).{RESULT_JSON_FIELD}",
+        "#set($answer = $util.parseJson($input.path('$.output')))",
+        f"#if($answer.{REPLAYED_FIELD})",
+        "#set($replayed = 'true')",
+        "#else",
+        "#set($replayed = 'false')",
+        "#end",
+        f"$answer.{RESULT_JSON_FIELD}",
         "#else",
         "#set($error = \"$!input.path('$.error')\")",
         "#set($cause = \"$!input.path('$.cause')\")",
@@ -239,30 +308,31 @@ def execution_response_template(statuses: StatusMap) -> str:
         "#set($cause = $util.parseJson($cause).errorMessage)",
         "#end",
     ]
-    for index, (condition, status) in enumerate(branches):
+    for index, (condition, status, extra) in enumerate(branches):
         lines.append(f"#{'if' if index == 0 else 'elseif'}({condition})")
         lines.append(f"#set($code = {status})")
-        if status == statuses.IN_PROGRESS:
-            lines += _retry_after_lines(statuses.retry_after_seconds)
+        lines += extra
     lines += [
         "#else",
         f"#set($code = {statuses.work_error})",
+        work_error,
         "#end",
-        # Parsed only when it may hold a refusal: an input may take 256 KiB.
-        "#set($sent = \"$!input.path('$.input')\")",
-        f"#if($sent.contains('\"{REFUSAL_FIELD}\"'))",
-        "#set($sent = $util.parseJson($sent))",
         f"#if($sent.containsKey('{REFUSAL_FIELD}'))",
         f"#set($code = $sent.{REFUSAL_FIELD}.status)",
         f"#set($error = $sent.{REFUSAL_FIELD}.error)",
         f"#set($cause = $sent.{REFUSAL_FIELD}.message)",
-        "#end",
         "#end",
         _error_body(),
         "#end",
         "#set($context.responseOverride.status = $code)",
         "#if($retryAfter != '')",
         "#set($context.responseOverride.header.Retry-After = $retryAfter)",
+        "#end",
+        "#if($replayed != '')",
+        f"#set($context.responseOverride.header.{headers.replayed} = $replayed)",
+        "#end",
+        "#if($key != '')",
+        f"#set($context.responseOverride.header.{headers.key} = $key)",
         "#end",
     ]
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_stepfunctions as sfn
 
 from ..key import IdempotencyKey
+from ..replay import ReplayHeaders, ReplayReport
 from ..retry import RetryPolicy
 from ..status_map import StatusMap
 from ..table import IdempotencyTable
@@ -38,7 +39,7 @@ from .checks import (
     seconds,
 )
 from .jsonpath_work import check_jsonata_work
-from .mapping_templates import BODY_FIELD, CALLER_FIELD, KEY_FIELD
+from .mapping_templates import BODY_FIELD, CALLER_FIELD, KEY_FIELD, ROUTE_FIELD
 from .record import PARTITION_KEY_LIMIT_BYTES
 
 #: Longest run of an Express execution, in seconds.
@@ -118,9 +119,9 @@ class ProtocolProps:
         sfn.StateMachineType.STANDARD: Duration.minutes(15),
         sfn.StateMachineType.EXPRESS: Duration.seconds(90),
     }
-    #: Whether the protocol answers ``{"resultJson": <the stored JSON text>}`` instead of the
-    #: result itself: the same text, byte for byte, on the first answer and on every replay
-    #: (``IdempotentApi`` prints it as the response body).
+    #: Whether the protocol answers with the result's stored JSON text, in ``resultJson``,
+    #: instead of the result itself: the same text, byte for byte, on the first answer and on
+    #: every replay (``IdempotentApi`` prints it as the response body).
     OUTPUT_JSON_TEXT: ClassVar[bool] = False
 
     work: sfn.IChainable
@@ -134,6 +135,7 @@ class ProtocolProps:
     workflow_type: sfn.StateMachineType = sfn.StateMachineType.STANDARD
     dynamodb_retry: RetryPolicy | None = None
     payload_fields: Sequence[str] = ()
+    replay_report: ReplayReport = ReplayReport.NONE
 
     # Resolved by __post_init__.
     itable: dynamodb.ITable | None = field(init=False)
@@ -223,6 +225,14 @@ class ProtocolProps:
             "pass RetryPolicy(max_attempts=...) or RetryPolicy.off()",
         )
         self._set("payload_paths", field_paths(owner, "payload_fields", self.payload_fields))
+        if not isinstance(self.replay_report, ReplayReport):
+            raise fail(
+                owner,
+                "replay_report",
+                "a ReplayReport",
+                self.replay_report,
+                "pass ReplayReport.NONE, ReplayReport.VARIABLE or ReplayReport.ENVELOPE",
+            )
 
     def _table(self) -> dynamodb.ITable | None:
         """The ``ITable`` of the ``table`` prop (required here; optional for a workflow)."""
@@ -333,8 +343,9 @@ class ApiProps(WorkflowProps):
     """The props of ``IdempotentApi``: its own and those of its Express workflow.
 
     The workflow's key (the ``Idempotency-Key`` header, with the caller unless
-    ``scope_keys_to_caller`` is off), its validated fields (the body, or ``body_fields`` of
-    it), its output (the stored JSON text, answered verbatim) and its type (Express: API
+    ``scope_keys_to_caller`` is off, and the route with ``key_includes_route``), its validated
+    fields (the body, or ``body_fields`` of it), its output (the stored JSON text, answered
+    verbatim, and whether it is a replay, answered in a header) and its type (Express: API
     Gateway waits for the answer) are fixed by the API, not props; ``requested_workflow_type``
     carries a ``workflow_type`` passed anyway, to refuse it with the reason.
     """
@@ -360,12 +371,18 @@ class ApiProps(WorkflowProps):
     api_key_required: bool = False
     stage_name: str = "v1"
     scope_keys_to_caller: bool = True
+    replay_headers: ReplayHeaders | None = None
     requested_workflow_type: object = None
 
     workflow_type: sfn.StateMachineType = field(init=False, default=sfn.StateMachineType.EXPRESS)
     key: IdempotencyKey | None = field(init=False, default=None)
     key_namespace: str | None = field(init=False, default=None)
     payload_fields: Sequence[str] = field(init=False, default=())
+    #: The response template reads the flag from the workflow's output.
+    replay_report: ReplayReport = field(init=False, default=ReplayReport.ENVELOPE)
+
+    # Resolved by __post_init__.
+    headers: ReplayHeaders = field(init=False)
 
     def _check(self) -> None:
         owner = self.OWNER
@@ -383,11 +400,21 @@ class ApiProps(WorkflowProps):
                 for name in field_paths(owner, "body_fields", self.body_fields)
             ]
         self._set("payload_fields", body)
-        check_bool(owner, "scope_keys_to_caller", self.scope_keys_to_caller)
+        for prop in ("scope_keys_to_caller", "key_includes_route"):
+            check_bool(owner, prop, getattr(self, prop))
         scope = [CALLER_FIELD] if self.scope_keys_to_caller else []
-        self._set("key", IdempotencyKey.from_fields(*scope, KEY_FIELD))
+        route = [ROUTE_FIELD] if self.key_includes_route else []
+        self._set("key", IdempotencyKey.from_fields(*scope, *route, KEY_FIELD))
+        check_instance(
+            owner,
+            "replay_headers",
+            self.replay_headers,
+            ReplayHeaders,
+            "pass ReplayHeaders(replayed='Idempotent-Replayed', key='Idempotency-Key')",
+        )
+        self._set("headers", self.replay_headers or ReplayHeaders())
         super()._check()
-        for prop in ("require_key", "key_includes_route", "api_key_required"):
+        for prop in ("require_key", "api_key_required"):
             check_bool(owner, prop, getattr(self, prop))
         for prop in ("path", "http_method", "stage_name"):
             check_instance(

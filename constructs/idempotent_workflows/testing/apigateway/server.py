@@ -7,8 +7,8 @@ what ``IdempotentApi`` uses is reproduced: AWS integrations of ``states:StartSyn
 IAM authorization as far as who signed (an unsigned request to an ``AWS_IAM`` method is
 refused; the caller is the access key's principal; the signature itself is not checked),
 required-header and body-type validation, integration responses chosen by selection pattern,
-response overrides and gateway responses. A required API key must be present, whatever its
-value.
+response overrides, gateway responses and the stage's access log lines. A required API key
+must be present, whatever its value.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ _RESPONSE_HEADER: Final = "method.response.header."
 _MISSING_TOKEN: Final = '{"message":"Missing Authentication Token"}'
 #: The access key id in a SigV4 ``Authorization`` header.
 _CREDENTIAL: Final = re.compile(r"Credential=([A-Za-z0-9]+)/")
+#: A ``$context`` variable in an access log format (``$context.responseOverride.header.X``).
+_LOG_VARIABLE: Final = re.compile(r"\$context\.([A-Za-z][A-Za-z0-9_.-]*[A-Za-z0-9_])")
+#: What an access log line holds for a variable without a value.
+_NO_VALUE: Final = "-"
 #: The access key ``post_json`` signs with unless told otherwise (any key will do locally).
 LOCAL_ACCESS_KEY: Final = "LOCALCALLER"
 
@@ -104,11 +108,15 @@ class RestApiDefinition:
         Every method.
     gateway_responses
         Gateway responses by type (``BAD_REQUEST_PARAMETERS``, ...).
+    access_log_format
+        The stage's access log format (``$context`` variables in text), or None without
+        access logs.
     """
 
     stage_name: str
     routes: list[Route]
     gateway_responses: dict[str, dict[str, Any]]
+    access_log_format: str | None = None
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any], env: Environment) -> RestApiDefinition:
@@ -161,6 +169,7 @@ class RestApiDefinition:
                 response["ResponseType"]: response
                 for response in of_type("GatewayResponse").values()
             },
+            access_log_format=stage.get("AccessLogSetting", {}).get("Format"),
         )
 
 
@@ -209,6 +218,23 @@ def caller_identity(
     }
 
 
+def access_log_line(log_format: str, context: Mapping[str, Any]) -> str:
+    """One access log line: each ``$context`` variable of ``log_format`` replaced by its value.
+
+    A variable is a dotted path into ``context`` (``$context.identity.sourceIp``,
+    ``$context.responseOverride.header.Retry-After``); one without a value is written ``-``,
+    as API Gateway writes it. Values are inserted as they are, not escaped.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        found: Any = context
+        for step in match.group(1).split("."):
+            found = found.get(step) if isinstance(found, Mapping) else None
+        return _NO_VALUE if found is None or found == "" else str(found)
+
+    return _LOG_VARIABLE.sub(value, log_format)
+
+
 def _body_type_error(schema: Mapping[str, Any], body: str) -> str | None:
     """Why ``body`` fails the model's top-level ``type`` (the only keyword checked), or None."""
     try:
@@ -244,6 +270,9 @@ class ApiServer:
         The stage's base URL, for example ``http://127.0.0.1:54321/v1`` (inside the block).
     rendered : list of str
         Every template text rendered, in order: tests compare them with the template's.
+    access_log : list of str
+        The stage's access log line of every request answered, in order (empty without
+        access logs), as ``access_log_line`` renders the format.
     callers : dict of str
         ``callers``; add to it at any time, for example
         ``api.callers["AKIA2"] = "arn:aws:sts::123456789012:assumed-role/app/session-2"``.
@@ -262,6 +291,7 @@ class ApiServer:
         self._start = start_sync_execution
         self._account = account
         self.rendered: list[str] = []
+        self.access_log: list[str] = []
         self._server: ThreadingHTTPServer | None = None
 
     def __enter__(self) -> ApiServer:
@@ -324,20 +354,38 @@ class ApiServer:
         body: str,
         client: tuple[str, int] = ("127.0.0.1", 0),
     ) -> Response:
-        """Answer one request as API Gateway would: validate, map, integrate, map back."""
+        """Answer one request as API Gateway would: validate, map, integrate, map back, log."""
         path, _, query = raw_path.partition("?")
         stage, _, resource_path = path.lstrip("/").partition("/")
         route = next(
             (r for r in self.definition.routes if r.matches(http_method, f"/{resource_path}")),
             None,
         )
-        if stage != self.definition.stage_name or route is None:
-            return Response(403, {"Content-Type": _JSON}, _MISSING_TOKEN)
         lower = {name.lower(): value for name, value in headers.items()}
+        context = self._context(route, http_method, path, lower, client)
+        if stage != self.definition.stage_name or route is None:
+            response = Response(403, {"Content-Type": _JSON}, _MISSING_TOKEN)
+        else:
+            response = self._answer(route, lower, headers, query, body, context)
+        if self.definition.access_log_format is not None:
+            context["status"] = response.status
+            context["responseLength"] = len(response.body.encode())
+            self.access_log.append(access_log_line(self.definition.access_log_format, context))
+        return response
+
+    def _answer(
+        self,
+        route: Route,
+        lower: Mapping[str, str],
+        headers: Mapping[str, str],
+        query: str,
+        body: str,
+        context: dict[str, Any],
+    ) -> Response:
+        """The answer to a request for ``route``: refused, or mapped, integrated, mapped back."""
         identity = caller_identity(lower, self._account, self.callers)
         if identity is None and route.method.get("AuthorizationType") == "AWS_IAM":
             return Response(403, {"Content-Type": _JSON}, _MISSING_TOKEN)
-        context = self._context(route, http_method, path, lower, client)
         context["identity"].update(identity or {})
         if route.method.get("ApiKeyRequired") and not lower.get("x-api-key"):
             return Response(403, {"Content-Type": _JSON}, '{"message":"Forbidden"}')
@@ -365,7 +413,7 @@ class ApiServer:
 
     def _context(
         self,
-        route: Route,
+        route: Route | None,
         http_method: str,
         path: str,
         headers: Mapping[str, str],
@@ -377,7 +425,7 @@ class ApiServer:
             "extendedRequestId": uuid.uuid4().hex,
             "accountId": self._account,
             "httpMethod": http_method,
-            "resourcePath": route.resource_path,
+            "resourcePath": None if route is None else route.resource_path,
             "path": path,
             "stage": self.definition.stage_name,
             "protocol": "HTTP/1.1",
