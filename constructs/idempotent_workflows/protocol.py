@@ -40,7 +40,7 @@ from .replay import (
     ReplayReport,
 )
 from .retry import RetryPolicy
-from .runtime.description import descriptor_comment
+from .runtime.description import descriptor_comment, payload_mismatch_cause
 from .states import ProtocolState as S
 from .table import IdempotencyTable, RecordStatus
 
@@ -449,16 +449,11 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
             # A key taken by other values of the validated fields: refuse before returning
             # the stored result or waiting for it. A FAILED or expired record is retried.
             fingerprint = f"{record}.{r.PAYLOAD_ATTRIBUTE}.S"
-            fields = ", ".join(self.payload_fields)
-            # The cause names neither the key nor its namespace (a construct path).
             mismatch = sfn.Fail.jsonata(
                 self,
                 S.PAYLOAD_MISMATCH,
                 error=IdempotencyError.PAYLOAD_MISMATCH.value,
-                cause=(
-                    f"This idempotency key was taken by a request with other values of "
-                    f"{fields}: send a new key for a different request."
-                ),
+                cause=payload_mismatch_cause(self.payload_fields),
             )
             check.when(
                 sfn.Condition.jsonata(

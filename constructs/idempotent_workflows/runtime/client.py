@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ..errors import IdempotencyError
-from .description import WorkflowDescription
+from .description import WorkflowDescription, payload_mismatch_cause
 
 #: Most attempts one key may take (each closed attempt costs a later call one StartExecution
 #: and one DescribeExecution, both free of charge but throttled).
@@ -321,12 +321,9 @@ class WorkflowClient:
         theirs = self.description.payload_fingerprint(json.loads(described["input"]))
         if mine == theirs:
             return
-        record_id = self.description.record_id(execution_input)
-        fields = ", ".join(self.description.payload_fields)
         raise PayloadMismatchError(
             IdempotencyError.PAYLOAD_MISMATCH.value,
-            f"The idempotency key {record_id} was taken by a request with other values of "
-            f"{fields}: send a new key for a different request.",
+            payload_mismatch_cause(self.description.payload_fields),
             described["executionArn"],
             described["status"],
         )

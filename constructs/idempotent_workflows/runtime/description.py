@@ -137,6 +137,18 @@ class WorkflowDescription:
         return cls.from_definition(json.loads(response["definition"]))
 
 
+def payload_mismatch_cause(payload_fields: Sequence[str]) -> str:
+    """The cause of ``Idempotency.PayloadMismatch``: the workflow's, and the client's.
+
+    It names neither the key nor its namespace (a construct path).
+    """
+    fields = ", ".join(payload_fields)
+    return (
+        f"This idempotency key was taken by a request with other values of {fields}: "
+        "send a new key for a different request."
+    )
+
+
 def descriptor_comment(
     *,
     namespace: str,
