@@ -14,6 +14,7 @@ from constructs import Construct, IValidation
 
 from .errors import IdempotencyError
 from .key import IdempotencyKey
+from .metrics import ProtocolMetrics, checked_namespace
 from .private import record as r
 from .private.catch_all import catch_every_error
 from .private.enclosing_machine import MachineProbe
@@ -42,6 +43,8 @@ _POLLS_VARIABLE: Final = "idemPolls"
 _ERROR_VARIABLE: Final = "idemError"
 _PAYLOAD_VARIABLE: Final = "idemPayload"
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
+#: The construct id of the protocol's metric filters.
+_METRICS_ID: Final = "Metrics"
 
 
 class IdempotencyProtocol(sfn.StateMachineFragment):
@@ -440,6 +443,61 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         )
         self.retry.apply(task)
         return task
+
+    # -- metrics --------------------------------------------------------------------------
+
+    def add_metric_filters(
+        self, logs: sfn.LogOptions, *, namespace: str | None = None
+    ) -> ProtocolMetrics:
+        """Count what this protocol does from its state machine's execution log.
+
+        Adds one CloudWatch Logs metric filter per protocol metric (``PROTOCOL_METRICS``:
+        ``WorkRuns``, ``Duplicates``, ``LockWaits``, ...) that the log level writes, on the
+        log group of ``logs``. ``IdempotentWorkflow`` calls it for its own state machine; call
+        it once for a protocol embedded in a state machine of your own, with that machine's
+        ``logs`` (``execution_logs()`` logs at level ALL, which every metric needs).
+
+        Parameters
+        ----------
+        logs
+            The state machine's logging (its ``logs`` prop): the log group and the level.
+        namespace
+            The metrics' CloudWatch namespace. Default ``IdempotentWorkflows/`` followed by
+            the key namespace (characters CloudWatch refuses replaced by ``_``).
+
+        Returns
+        -------
+        ProtocolMetrics
+            The filters, and the ``metric_...()`` methods of the metrics.
+
+        Raises
+        ------
+        ValueError
+            If ``logs`` has no log group, ``namespace`` is not a CloudWatch namespace, or the
+            filters were added already.
+        """
+        owner = f"{self._owner}.add_metric_filters"
+        if logs.destination is None:
+            raise ValueError(
+                f"{owner}: logs has no destination, got {logs!r}: pass the state machine's "
+                "LogOptions with a log group (execution_logs() makes one)."
+            )
+        if self.node.try_find_child(_METRICS_ID) is not None:
+            raise ValueError(
+                f"{owner}: the metric filters of {self.node.path} exist already; use the "
+                "ProtocolMetrics the first call returned."
+            )
+        return ProtocolMetrics(
+            self,
+            _METRICS_ID,
+            log_group=logs.destination,
+            level=logs.level or sfn.LogLevel.ERROR,
+            namespace=checked_namespace(owner, namespace, self.key_namespace),
+            states={
+                child.node.id: child for child in self.node.children if isinstance(child, sfn.State)
+            },
+            owner=self._owner,
+        )
 
     @property
     def start_state(self) -> sfn.State:

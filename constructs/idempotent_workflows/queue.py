@@ -25,7 +25,7 @@ from .private.checks import check_int, check_removal_policy
 from .private.nag import acknowledge
 from .private.props import QueueProps
 from .table import IdempotencyTable
-from .workflow import IdempotentWorkflow, _WorkflowOfProps
+from .workflow import IdempotentWorkflow, ProtocolMetricsOfWorkflow, _WorkflowOfProps
 
 #: What the pipe passes on of each SQS message: its id and its body (parsed when it is JSON).
 #: Pipes hands a Step Functions target a JSON array of the batch (here, one message).
@@ -101,7 +101,7 @@ def queue_with_dead_letters(
     return queue, dead_letters
 
 
-class IdempotentQueue(Construct):
+class IdempotentQueue(ProtocolMetricsOfWorkflow, Construct):
     """An SQS queue whose messages each start ``work`` in an ``IdempotentWorkflow``, once.
 
     Each message starts one execution with ``[{"messageId": ..., "body": ...}]`` as input
