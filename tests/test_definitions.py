@@ -53,6 +53,10 @@ def test_protocol_states(example_stacks, name):
     assert acquire["Arguments"]["UpdateExpression"] == (
         record.ACQUIRE_UPDATE_WITH_PAYLOAD if validates_payload else record.ACQUIRE_UPDATE
     )
+    # Each acquire counts itself, in the same write (the operator's attempts).
+    assert acquire["Arguments"]["UpdateExpression"].endswith("REMOVE #result ADD #attempts :one")
+    assert acquire["Arguments"]["ExpressionAttributeNames"]["#attempts"] == "attempts"
+    assert acquire["Arguments"]["ExpressionAttributeValues"][":one"] == {"N": "1"}
     assert acquire["Next"] == S.RUN_WORK
     assert [(c["ErrorEquals"], c["Next"]) for c in acquire["Catch"]] == [
         (["DynamoDB.ConditionalCheckFailedException"], S.READ_RECORD),

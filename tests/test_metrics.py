@@ -5,7 +5,8 @@ The proof runs executions on the engine (first runs, duplicates, waits, and each
 error, forced by fault injection or by rewriting the record), turns each history into the log
 events Step Functions writes for it (``testing.logs``), applies the synthesized filter patterns
 to them, and compares each count with one taken elsewhere: the work function's invocations,
-the executions' own outcomes (DescribeExecution), the polls each execution made.
+the locks taken (the records' ``attempts``), the executions' own outcomes
+(DescribeExecution), the polls each execution made.
 """
 
 from __future__ import annotations
@@ -339,6 +340,7 @@ def demo_counts(request, example_stacks):
         yield {
             "runs": runs,
             "invocations": deployed.function("RandomFailure").invocations,
+            "attempts": sum(item["attempts"] for item in deployed.items()),
             "max_polls": 90 if request.param == "Standard" else 16,
             "counted": {
                 level: deployed.metric_counts(runs, level=level)[namespace]
@@ -364,6 +366,8 @@ def test_the_filters_count_what_happened(demo_counts):
         "InvalidKeys": 0,
     }
     assert dict(counted) == expected
+    # The table agrees: each run of the work took the lock once (the records' attempts).
+    assert counted["WorkRuns"] == demo_counts["attempts"]
     # Every path happened: the counts above are not zeros agreeing with zeros.
     assert expected["WorkRuns"] >= 8 and expected["Duplicates"] >= 6
     assert expected["LockWaits"] >= demo_counts["max_polls"]

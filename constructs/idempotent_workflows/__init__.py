@@ -39,10 +39,10 @@ if TYPE_CHECKING:
     from .retry import TRANSIENT_SQS_ERRORS as TRANSIENT_SQS_ERRORS
     from .retry import RetryPolicy as RetryPolicy
     from .router import TransactionRouter as TransactionRouter
+    from .runtime.records import RecordStatus as RecordStatus
     from .states import ProtocolState as ProtocolState
     from .status_map import StatusMap as StatusMap
     from .table import IdempotencyTable as IdempotencyTable
-    from .table import RecordStatus as RecordStatus
     from .workflow import IdempotentWorkflow as IdempotentWorkflow
     from .workflow import execution_logs as execution_logs
 

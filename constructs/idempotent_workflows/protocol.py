@@ -33,8 +33,9 @@ from .private.jsonpath_work import JsonataWork
 from .private.props import ProtocolProps
 from .retry import RetryPolicy
 from .runtime.description import descriptor_comment
+from .runtime.records import RecordStatus
 from .states import ProtocolState as S
-from .table import IdempotencyTable, RecordStatus
+from .table import IdempotencyTable
 
 # Workflow variables, prefixed so they do not clash with the variables of the wrapped work.
 _KEY_VARIABLE: Final = "idemKey"
@@ -404,6 +405,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
     ) -> tasks.DynamoUpdateItem:
         """A conditional UpdateItem on the record, with exactly the placeholders it uses."""
         values = {
+            ":one": tasks.DynamoAttributeValue.from_number(1),
             ":in_progress": tasks.DynamoAttributeValue.from_string(RecordStatus.IN_PROGRESS.value),
             ":succeeded": tasks.DynamoAttributeValue.from_string(RecordStatus.SUCCEEDED.value),
             ":failed": tasks.DynamoAttributeValue.from_string(RecordStatus.FAILED.value),

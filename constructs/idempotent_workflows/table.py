@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .private.checks import check_bool, check_instance, check_interface, check_removal_policy
-from .private.record import KEY_ATTRIBUTE, TTL_ATTRIBUTE
+from .runtime.records import KEY_ATTRIBUTE, TTL_ATTRIBUTE
 
 _OWNER = "IdempotencyTable"
-
-
-class RecordStatus(StrEnum):
-    """Value of the ``executionstatus`` attribute of an idempotency record."""
-
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
 
 
 class IdempotencyTable(Construct):
