@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .lambda_handlers import handler_function as handler_function
     from .metrics import PROTOCOL_METRICS as PROTOCOL_METRICS
     from .metrics import ProtocolMetrics as ProtocolMetrics
+    from .monitoring import WorkflowMonitoring as WorkflowMonitoring
     from .nag_findings import acknowledge_findings as acknowledge_findings
     from .notification import FailureNotification as FailureNotification
     from .protocol import IdempotencyProtocol as IdempotencyProtocol

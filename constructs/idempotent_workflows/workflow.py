@@ -10,11 +10,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .key import IdempotencyKey
 from .metrics import ProtocolMetricMethods, ProtocolMetrics
+from .monitoring import WorkflowMonitoring
 from .private.checks import check_instance, check_removal_policy
 from .private.props import WorkflowProps
 from .protocol import IdempotencyProtocol, _ProtocolOfProps
@@ -208,6 +210,38 @@ class IdempotentWorkflow(ProtocolMetricMethods, Construct):
         """Any ``AWS/States`` metric of this state machine, for example ``"ExecutionsAborted"``."""
         return self.state_machine.metric(metric_name, **props)
 
+    def add_monitoring(
+        self,
+        *,
+        topic: sns.ITopic | None = None,
+        dashboard: cloudwatch.Dashboard | None = None,
+        duplicate_rate_percent: float = 1.0,
+        failed_executions: int = 0,
+    ) -> WorkflowMonitoring:
+        """Alarms (sent to ``topic``) and a dashboard for this workflow.
+
+        Five alarms: the duplicate rate above ``duplicate_rate_percent`` (3 periods of 5
+        minutes in a row), any ``LockLost``, any ``ResultNotStored``, any
+        ``LockWaitTimeouts``, more than ``failed_executions`` failed executions; a dashboard
+        with them, the executions, the protocol's metrics and the table's throttles.
+        ``WorkflowMonitoring`` documents the parameters; README "Operating it" has a runbook
+        per alarm.
+
+        Raises
+        ------
+        ValueError
+            If the workflow does not log at level ALL, or a value is out of range.
+        """
+        return WorkflowMonitoring(
+            self,
+            "Monitoring",
+            workflow=self,
+            topic=topic,
+            dashboard=dashboard,
+            duplicate_rate_percent=duplicate_rate_percent,
+            failed_executions=failed_executions,
+        )
+
     def protocol_metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
         """A metric of the protocol, counted from the execution log (``PROTOCOL_METRICS``).
 
@@ -246,9 +280,9 @@ class IdempotentWorkflow(ProtocolMetricMethods, Construct):
 
 
 class ProtocolMetricsOfWorkflow(ProtocolMetricMethods):
-    """The ``metric_...()`` methods of a construct built around an ``IdempotentWorkflow``.
+    """The ``metric_...()`` and ``add_monitoring`` methods of a construct around a workflow.
 
-    ``IdempotentApi`` and ``IdempotentQueue`` answer them with their ``workflow``'s metrics.
+    ``IdempotentApi`` and ``IdempotentQueue`` answer them with their ``workflow``'s.
     """
 
     workflow: IdempotentWorkflow
@@ -256,6 +290,14 @@ class ProtocolMetricsOfWorkflow(ProtocolMetricMethods):
     def protocol_metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
         """A metric of the workflow's protocol (``IdempotentWorkflow.protocol_metric``)."""
         return self.workflow.protocol_metric(metric_name, **props)
+
+    def add_monitoring(self, **props: Any) -> WorkflowMonitoring:
+        """Alarms and a dashboard for the workflow (``IdempotentWorkflow.add_monitoring``).
+
+        Takes the same keyword arguments: ``topic``, ``dashboard``,
+        ``duplicate_rate_percent``, ``failed_executions``.
+        """
+        return self.workflow.add_monitoring(**props)
 
 
 class _WorkflowOfProps(IdempotentWorkflow):
