@@ -50,6 +50,28 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 #: Step Functions Standard price per state transition (USD 0.025 per 1,000).
 PRICE_PER_TRANSITION = 0.025 / 1000
+#: Step Functions' execution logs are vended logs: USD 0.50 per GB ingested into CloudWatch
+#: Logs (us-east-1, the first 10 TB a month; counted here as 1e9 bytes, an upper bound).
+PRICE_PER_LOGGED_BYTE = 0.50 / 1e9
+#: What CloudWatch Logs counts per event besides its UTF-8 message (PutLogEvents sizing).
+LOG_EVENT_OVERHEAD_BYTES = 26
+#: The logging configurations priced: (level, include_execution_data). The library's default,
+#: which every metric needs, is ALL without execution data.
+LOG_CONFIGURATIONS = {
+    "ALL": ("ALL", False),
+    "ALL+data": ("ALL", True),
+    "ERROR": ("ERROR", False),
+    "FATAL": ("FATAL", False),
+}
+#: What monitoring a workflow costs a month whatever it runs (us-east-1 list prices): its
+#: metric filters nothing; the custom metrics that publish every hour (WorkRuns, Duplicates,
+#: LockWaits; the error metrics only in hours they count), the five alarms (the duplicate
+#: rate's expression reads two metrics) and one dashboard (free within an account's first 3).
+MONTHLY_MONITORING_USD = {
+    "custom metrics (3 x 0.30)": 3 * 0.30,
+    "alarms (6 alarm metrics x 0.10)": 6 * 0.10,
+    "dashboard (3.00; 0 when shared or within the free 3)": 3.00,
+}
 
 
 @dataclass(frozen=True)
@@ -113,6 +135,7 @@ def _row(
     )
     transitions = count + (0 if per_poll else retries)
     standard = workflow.endswith("Standard")
+    logged = _logged_usd_per_million(execution, per_poll=per_poll)
     return {
         "workflow": workflow,
         "scenario": scenario,
@@ -124,7 +147,35 @@ def _row(
         "usd_per_million": (
             round(transitions * PRICE_PER_TRANSITION * 1e6, 2) if standard else None
         ),
+        "log_usd_per_million": logged,
     }
+
+
+def _poll_event_ids(execution: Execution) -> set[str]:
+    """The history ids of a waiter's polls: each from its WaitForLock to the decision after."""
+    ids, polling = set(), False
+    for event in execution.history:
+        if event["type"] == "WaitStateEntered":
+            polling = True
+        if polling:
+            ids.add(str(event["id"]))
+        if polling and event["type"] == "ChoiceStateExited":
+            polling = False
+    return ids
+
+
+def _logged_usd_per_million(execution: Execution, *, per_poll: bool) -> dict[str, float]:
+    """What logging the execution (or one of its polls) costs per million, per configuration."""
+    polls = execution.states_entered.count(S.WAIT_FOR_LOCK) if per_poll else 1
+    ids = _poll_event_ids(execution) if per_poll else None
+    costs = {}
+    for name, (level, data) in LOG_CONFIGURATIONS.items():
+        messages = execution.log_events(level=level, include_execution_data=data)
+        if ids is not None:
+            messages = [m for m in messages if json.loads(m)["id"] in ids]
+        logged = sum(len(m.encode()) + LOG_EVENT_OVERHEAD_BYTES for m in messages) / polls
+        costs[name] = round(logged * PRICE_PER_LOGGED_BYTE * 1e6, 2)
+    return costs
 
 
 def _throttled_once(engine: LocalEngine, deployed: DeployedStack) -> str:
@@ -382,6 +433,8 @@ def missing_figures(results: dict[str, Any]) -> list[str]:
     Standard price; every other figure is a positive number.
     """
     may_be_zero = {"retries", "lambda_invocations"}
+    #: What may cost nothing to log: the quieter levels write only errors.
+    quiet_levels = {"ERROR", "FATAL"}
     missing = []
 
     def check(where: str, value: Any, *, zero: bool = False) -> None:
@@ -399,6 +452,10 @@ def missing_figures(results: dict[str, Any]) -> list[str]:
             if name == "usd_per_million" and row["workflow"].endswith("Express"):
                 if value is not None:
                     missing.append(f"{where} / {name}: an Express row has no Standard price")
+                continue
+            if name == "log_usd_per_million":
+                for level in LOG_CONFIGURATIONS:
+                    check(f"{where} / log {level}", value.get(level), zero=level in quiet_levels)
                 continue
             check(f"{where} / {name}", value, zero=name in may_be_zero)
     for section in ("synth", "engine", "ministack"):
@@ -424,6 +481,17 @@ def print_table(results: dict[str, Any]) -> None:
             f"{row['machinery_states']:>11g}{row['lambda_invocations']:>8g}"
             f"{row['dynamodb_calls']:>10g}{cost:>19}"
         )
+    levels = "".join(f"{name:>10}" for name in LOG_CONFIGURATIONS)
+    header = f"{'monitoring: execution logs, USD/1M':<55}{levels}"
+    print(f"\n{header}\n{'-' * len(header)}")
+    for row in results["executions"]:
+        logged = "".join(f"{row['log_usd_per_million'][n]:>10.2f}" for n in LOG_CONFIGURATIONS)
+        print(f"{row['workflow']:<28}{row['scenario']:<27}{logged}")
+    fixed = ", ".join(f"{name} {usd:.2f}" for name, usd in MONTHLY_MONITORING_USD.items())
+    print(
+        f"monitoring per workflow and month, whatever it runs: USD"
+        f" {sum(MONTHLY_MONITORING_USD.values()):.2f} ({fixed}; metric filters 0)"
+    )
     print(
         f"\nsynth (median of {synth['runs']}, alternated): app.py {synth['app_median_s']} s,"
         f" bare app with the same number of empty stacks {synth['bare_median_s']} s,"

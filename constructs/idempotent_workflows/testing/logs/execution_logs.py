@@ -65,8 +65,6 @@ EXECUTION_DATA_FIELDS: Final = (
     "assignedVariables",
     "assignedVariablesDetails",
 )
-#: What CloudWatch Logs adds to each event's UTF-8 message when it counts ingested bytes.
-EVENT_OVERHEAD_BYTES: Final = 26
 
 
 def logged(level: str, event_type: str) -> bool:
@@ -121,8 +119,3 @@ def log_messages(
             separators=(",", ":"),
             default=str,
         )
-
-
-def ingested_bytes(messages: Iterable[str]) -> int:
-    """The bytes CloudWatch Logs bills for these messages (UTF-8, plus 26 per event)."""
-    return sum(len(message.encode()) + EVENT_OVERHEAD_BYTES for message in messages)
