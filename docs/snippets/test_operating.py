@@ -44,6 +44,7 @@ def test_the_metrics_count_and_the_operator_reads_the_record(local_engine: Local
     (orders,) = WorkflowDescription.describe(state_machine_arn, sfn_client)
     records = IdempotencyRecords.of(orders, dynamodb_client)
     shown = records.show(records.record_id({"orderId": "o-1"}))
+    assert shown is not None  # None: the key has no record
     print(shown.describe())  # status, holder, lease end, attempts, result size, expiry
     if shown.stuck:  # IN_PROGRESS: released only if it is still exactly this record
         records.release(shown, reason="INC-42: the holder's task crashed")
