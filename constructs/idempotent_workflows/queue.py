@@ -5,7 +5,7 @@ An EventBridge Pipe reads the queue and starts the workflow (``FIRE_AND_FORGET``
 delivery times out or fails comes back, and the workflow sees it again. Keyed on the message
 id (or a field of the body), the second execution is a duplicate and the work runs once.
 There is no caller to answer: the result is in the idempotency record (``executionresult``)
-and, for Express, in the execution logs.
+and, for Express, in the execution logs when they include execution data.
 """
 
 from __future__ import annotations
