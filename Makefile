@@ -67,6 +67,7 @@ typecheck: setup
 
 docs: setup
 	$(PY) docs/generate.py
+	$(PY) docs/dashboard.py
 
 snapshot-update: setup
 	$(PY) -m pytest tests/test_snapshots.py --snapshot-update -n 0

@@ -68,6 +68,28 @@ LAMBDA_PER_REQUEST = 0.20 / 1e6
 SQS_PER_REQUEST = 0.40 / 1e6
 #: A scenario answered by execution name (``WorkflowClient``): no execution, no state.
 CLIENT = "through the client"
+#: Step Functions' execution logs are vended logs: USD 0.50 per GB ingested into CloudWatch
+#: Logs (us-east-1, the first 10 TB a month; counted here as 1e9 bytes, an upper bound).
+PRICE_PER_LOGGED_BYTE = 0.50 / 1e9
+#: What CloudWatch Logs counts per event besides its UTF-8 message (PutLogEvents sizing).
+LOG_EVENT_OVERHEAD_BYTES = 26
+#: The logging configurations priced: (level, include_execution_data). The library's default,
+#: which every metric needs, is ALL without execution data.
+LOG_CONFIGURATIONS = {
+    "ALL": ("ALL", False),
+    "ALL+data": ("ALL", True),
+    "ERROR": ("ERROR", False),
+    "FATAL": ("FATAL", False),
+}
+#: What monitoring a workflow costs a month whatever it runs (us-east-1 list prices): its
+#: metric filters nothing; the custom metrics that publish every hour (WorkRuns, Duplicates,
+#: LockWaits; the error metrics only in hours they count), the five alarms (the duplicate
+#: rate's expression reads two metrics) and one dashboard (free within an account's first 3).
+MONTHLY_MONITORING_USD = {
+    "custom metrics (3 x 0.30)": 3 * 0.30,
+    "alarms (6 alarm metrics x 0.10)": 6 * 0.10,
+    "dashboard (3.00; 0 when shared or within the free 3)": 3.00,
+}
 
 
 @dataclass(frozen=True)
@@ -141,6 +163,7 @@ def _row(
         + lambdas * LAMBDA_PER_REQUEST
         + messages * SQS_PER_REQUEST
     )
+    logged = _logged_usd_per_million(execution, per_poll=per_poll)
     return {
         "workflow": workflow,
         "scenario": scenario,
@@ -153,6 +176,7 @@ def _row(
             round(transitions * PRICE_PER_TRANSITION * 1e6, 2) if standard else None
         ),
         "usd_per_million_all_in": round(all_in * 1e6, 2),
+        "log_usd_per_million": logged,
     }
 
 
@@ -191,7 +215,35 @@ def _row_of_nothing(workflow: str, scenario: str) -> dict:
         "retries": 0,
         "usd_per_million": 0.0 if standard else None,
         "usd_per_million_all_in": 0.0,
+        "log_usd_per_million": dict.fromkeys(LOG_CONFIGURATIONS, 0.0),
     }
+
+
+def _poll_event_ids(execution: Execution) -> set[str]:
+    """The history ids of a waiter's polls: each from its WaitForLock to the decision after."""
+    ids, polling = set(), False
+    for event in execution.history:
+        if event["type"] == "WaitStateEntered":
+            polling = True
+        if polling:
+            ids.add(str(event["id"]))
+        if polling and event["type"] == "ChoiceStateExited":
+            polling = False
+    return ids
+
+
+def _logged_usd_per_million(execution: Execution, *, per_poll: bool) -> dict[str, float]:
+    """What logging the execution (or one of its polls) costs per million, per configuration."""
+    polls = execution.states_entered.count(S.WAIT_FOR_LOCK) if per_poll else 1
+    ids = _poll_event_ids(execution) if per_poll else None
+    costs = {}
+    for name, (level, data) in LOG_CONFIGURATIONS.items():
+        messages = execution.log_events(level=level, include_execution_data=data)
+        if ids is not None:
+            messages = [m for m in messages if json.loads(m)["id"] in ids]
+        logged = sum(len(m.encode()) + LOG_EVENT_OVERHEAD_BYTES for m in messages) / polls
+        costs[name] = round(logged * PRICE_PER_LOGGED_BYTE * 1e6, 2)
+    return costs
 
 
 def _throttled_once(engine: LocalEngine, deployed: DeployedStack) -> str:
@@ -489,6 +541,8 @@ def missing_figures(results: dict[str, Any]) -> list[str]:
     may_be_zero = {"retries", "lambda_invocations"}
     #: A duplicate answered by execution name started nothing: every count and price is 0.
     nothing_started = {"states", "machinery_states", "dynamodb_calls", "usd_per_million"}
+    #: What may cost nothing to log: the quieter levels write only errors.
+    quiet_levels = {"ERROR", "FATAL"}
     missing = []
 
     def check(where: str, value: Any, *, zero: bool = False) -> None:
@@ -508,8 +562,17 @@ def missing_figures(results: dict[str, Any]) -> list[str]:
                     missing.append(f"{where} / {name}: an Express row has no Standard price")
                 continue
             by_name = row["scenario"].endswith(CLIENT) and name in nothing_started | {
-                "usd_per_million_all_in"
+                "usd_per_million_all_in",
+                "log_usd_per_million",
             }
+            if name == "log_usd_per_million":
+                for level in LOG_CONFIGURATIONS:
+                    check(
+                        f"{where} / log {level}",
+                        value.get(level),
+                        zero=level in quiet_levels or by_name,
+                    )
+                continue
             check(f"{where} / {name}", value, zero=name in may_be_zero or by_name)
     for section in ("synth", "engine", "ministack"):
         for name, value in results[section].items():
@@ -534,6 +597,17 @@ def print_table(results: dict[str, Any]) -> None:
             f"{row['machinery_states']:>11g}{row['lambda_invocations']:>8g}"
             f"{row['dynamodb_calls']:>10g}{cost:>19}{row['usd_per_million_all_in']:>15.2f}"
         )
+    levels = "".join(f"{name:>10}" for name in LOG_CONFIGURATIONS)
+    header = f"{'monitoring: execution logs, USD/1M':<55}{levels}"
+    print(f"\n{header}\n{'-' * len(header)}")
+    for row in results["executions"]:
+        logged = "".join(f"{row['log_usd_per_million'][n]:>10.2f}" for n in LOG_CONFIGURATIONS)
+        print(f"{row['workflow']:<28}{row['scenario']:<27}{logged}")
+    fixed = ", ".join(f"{name} {usd:.2f}" for name, usd in MONTHLY_MONITORING_USD.items())
+    print(
+        f"monitoring per workflow and month, whatever it runs: USD"
+        f" {sum(MONTHLY_MONITORING_USD.values()):.2f} ({fixed}; metric filters 0)"
+    )
     print(
         f"\nsynth (median of {synth['runs']}, alternated): app.py {synth['app_median_s']} s,"
         f" bare app with the same number of empty stacks {synth['bare_median_s']} s,"

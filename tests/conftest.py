@@ -103,9 +103,15 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def set_record(engine, deployed, **attributes) -> None:
-    """Overwrite attributes of the single record, as a crashed or stale holder leaves it."""
-    record = only_record(deployed)
+def set_record(engine, deployed, *, held_by: str | None = None, **attributes) -> None:
+    """Overwrite attributes of a record, as a crashed or stale holder leaves it.
+
+    The single record of the table, or the one that the execution ``held_by`` holds or held.
+    """
+    if held_by is None:
+        record = only_record(deployed)
+    else:
+        (record,) = [item for item in deployed.items() if item.get("execution") == held_by]
     names = {f"#{name}": name for name in attributes}
     values = {
         f":{name}": {"N": str(value)} if isinstance(value, int) else {"S": value}

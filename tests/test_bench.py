@@ -26,6 +26,8 @@ def test_the_quick_benchmark_computes_every_figure():
     for workflow in ("JmespathKeyStandard", "TransactionExpress", "OrderFlow"):
         assert f"{workflow} " in result.stdout
     assert "duplicate through the client" in result.stdout
+    assert "monitoring: execution logs, USD/1M" in result.stdout
+    assert "monitoring per workflow and month, whatever it runs: USD 4.50" in result.stdout
     for figure in ("synth (median of 1", "cdk deploy (2 stacks)", "whole test suite"):
         assert figure in result.stdout
     assert RESULTS.read_bytes() == before, "only the full mode (make bench) writes the numbers"
@@ -43,6 +45,7 @@ def test_a_figure_that_cannot_be_computed_fails_the_benchmark(monkeypatch):
         "dynamodb_calls": 2,
         "retries": 0,
         "usd_per_million": 100.0,
+        "log_usd_per_million": {"ALL": 2.9, "ALL+data": 5.1, "ERROR": 0.3, "FATAL": 0.0},
     }
     results = {
         "executions": [row, {**row, "workflow": "DemoExpress", "usd_per_million": None}],
@@ -54,13 +57,22 @@ def test_a_figure_that_cannot_be_computed_fails_the_benchmark(monkeypatch):
     assert bench.missing_figures(results) == []
     broken = {
         **results,
-        "executions": [{**row, "states": 0, "usd_per_million": None}],
+        "executions": [
+            {
+                **row,
+                "states": 0,
+                "usd_per_million": None,
+                "log_usd_per_million": {"ALL": 0.0, "ERROR": 0.0, "FATAL": 0.0},
+            }
+        ],
         "engine": {"duplicate_ms": float("nan")},
         "ministack": {"deploy_all_s": None},
     }
     assert bench.missing_figures(broken) == [
         "DemoStandard / duplicate / states = 0",
         "DemoStandard / duplicate / usd_per_million = None",
+        "DemoStandard / duplicate / log ALL = 0.0",
+        "DemoStandard / duplicate / log ALL+data = None",
         "engine / duplicate_ms = nan",
         "ministack / deploy_all_s = None",
     ]

@@ -55,6 +55,10 @@ def test_protocol_states(example_stacks, name):
     assert acquire["Arguments"]["UpdateExpression"] == (
         record.ACQUIRE_UPDATE_WITH_PAYLOAD if validates_payload else record.ACQUIRE_UPDATE
     )
+    # Each acquire counts itself, in the same write (the operator's attempts).
+    assert acquire["Arguments"]["UpdateExpression"].endswith("REMOVE #result ADD #attempts :one")
+    assert acquire["Arguments"]["ExpressionAttributeNames"]["#attempts"] == "attempts"
+    assert acquire["Arguments"]["ExpressionAttributeValues"][":one"] == {"N": "1"}
     assert acquire["Next"] == S.RUN_WORK
     assert [(c["ErrorEquals"], c["Next"]) for c in acquire["Catch"]] == [
         (["DynamoDB.ConditionalCheckFailedException"], S.READ_RECORD),
@@ -216,8 +220,9 @@ def test_state_machine_logging_tracing_and_type(example_stacks, name, express):
             "StateMachineType": "EXPRESS" if express else "STANDARD",
             "TracingConfiguration": {"Enabled": True},
             "LoggingConfiguration": {
+                # ALL for the protocol's metrics; no execution data, whatever the type (cost).
                 "Level": "ALL",
-                "IncludeExecutionData": express,
+                "IncludeExecutionData": False,
                 "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": Match.any_value()}}],
             },
         },

@@ -17,6 +17,16 @@ def test_the_committed_diagrams_match_the_synthesized_definitions():
     )
 
 
+def test_the_committed_dashboard_picture_matches_the_synthesized_dashboard():
+    dashboard = import_isolated(ROOT / "docs", "dashboard")
+    picture = dashboard.render()
+    assert (ROOT / "docs" / "dashboard.svg").read_text() == picture, (
+        "docs/dashboard.svg is stale: run `make docs` and review the diff"
+    )
+    for shown in ("Alarms", "DuplicateRate", "Duplicate rate (%) (right axis)", "Throttled"):
+        assert f"{shown}</text>" in picture or f">{shown}" in picture
+
+
 def test_a_diagram_shows_every_transition():
     definition = {
         "StartAt": "Pick",

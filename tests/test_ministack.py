@@ -31,7 +31,7 @@ from conftest import CONTEXT, EXAMPLE_STACKS, WORKFLOW_STACKS
 from idempotent_workflows import IdempotentWorkflow
 from idempotent_workflows import ProtocolState as S
 from idempotent_workflows.examples import add_example_stacks
-from idempotent_workflows.runtime import WorkflowClient
+from idempotent_workflows.runtime import WorkflowClient, WorkflowDescription
 from idempotent_workflows.testing import Execution
 from idempotent_workflows.testing.ministack import MiniStack, port_is_free, run_execution
 from idempotent_workflows.testing.ministack.emulator import ITEM_OPERATIONS
@@ -228,6 +228,47 @@ def test_failure_is_recorded_and_the_retry_runs_the_work(deployed: MiniStack):
     assert failed.status == "FAILED"
     assert failed.states_entered[-2:] == [S.RECORD_FAILURE, S.FAIL_WITH_WORK_ERROR]
     assert retried.status == "SUCCEEDED" and S.RUN_WORK in retried.states_entered
+
+
+def test_the_operator_command_shows_and_releases_a_deployed_record(deployed: MiniStack):
+    """The console script, pointed at MiniStack: the record of an input, a stuck lock released."""
+    stack, order = "IdempotentWorkflowStandard", {"order": "operator"}
+    arn = only_state_machine(deployed, stack)
+    first = run(deployed, stack, order)
+    script = Path(sys.executable).parent / "idempotent-workflows"
+
+    def command(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script, *arguments, "--state-machine", arn, "--input", json.dumps(order), "--json"]
+            + ["--endpoint-url", deployed.endpoint],
+            env=deployed.environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    shown = command("show")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert (record["status"], record["holder"], record["attempts"]) == ("SUCCEEDED", first.arn, 1)
+    (workflow,) = WorkflowDescription.describe(arn, deployed.client("stepfunctions"))
+    deployed.client("dynamodb").update_item(
+        TableName=workflow.table_name,
+        Key={"id": {"S": record["key"]}},
+        UpdateExpression="SET executionstatus = :held, #execution = :dead, leaseexpiry = :later",
+        ExpressionAttributeNames={"#execution": "execution"},
+        ExpressionAttributeValues={
+            ":held": {"S": "IN_PROGRESS"},
+            ":dead": {"S": "arn:dead"},
+            ":later": {"N": str(int(time.time()) + 900)},
+        },
+    )
+    released = command("release", "--reason", "holder crashed")
+    assert released.returncode == 0, released.stderr
+    assert json.loads(released.stdout.splitlines()[-1])["status"] == "FAILED"
+    again = run(deployed, stack, order)
+    assert again.status == "SUCCEEDED" and S.RUN_WORK in again.states_entered
+    assert json.loads(command("show").stdout)["attempts"] == 2
 
 
 def test_unknown_transaction_type_fails_with_the_named_error(deployed: MiniStack):

@@ -307,6 +307,8 @@ def test_the_runtime_imports_the_standard_library_and_jmespath_only(keyed_stack)
             "idempotent_workflows.runtime.hashing",
             "idempotent_workflows.runtime.javascript_json",
             "idempotent_workflows.runtime.key_rules",
+            "idempotent_workflows.runtime.operator",
+            "idempotent_workflows.runtime.records",
         }
         if isinstance(description.key, InputJmespath):  # the key function's handler loads it
             assert "jmespath" in beyond

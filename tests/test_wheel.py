@@ -156,6 +156,8 @@ def test_a_users_app_runs_from_the_installed_wheel(wheel, tmp_path, resolution, 
     }
     where = run([python, "-c", "import idempotent_workflows as m; print(m.__file__)"], project, env)
     assert Path(where.strip()).is_relative_to(venv)
+    # The operator's console script comes with the wheel.
+    assert "--reason" in run([str(venv / "bin" / "idempotent-workflows"), "release", "-h"], project)
     frozen = run([*pip, "list", "--format=freeze"], project)
     installed = {
         canonicalize_name(name): version

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from .errors import IdempotencyError as IdempotencyError
     from .key import IdempotencyKey as IdempotencyKey
     from .lambda_handlers import handler_function as handler_function
+    from .metrics import PROTOCOL_METRICS as PROTOCOL_METRICS
+    from .metrics import ProtocolMetrics as ProtocolMetrics
+    from .monitoring import WorkflowMonitoring as WorkflowMonitoring
     from .nag_findings import acknowledge_findings as acknowledge_findings
     from .notification import FailureNotification as FailureNotification
     from .prop_errors import errors_as as errors_as
@@ -40,10 +43,10 @@ if TYPE_CHECKING:
     from .retry import TRANSIENT_SQS_ERRORS as TRANSIENT_SQS_ERRORS
     from .retry import RetryPolicy as RetryPolicy
     from .router import TransactionRouter as TransactionRouter
+    from .runtime.records import RecordStatus as RecordStatus
     from .states import ProtocolState as ProtocolState
     from .status_map import StatusMap as StatusMap
     from .table import IdempotencyTable as IdempotencyTable
-    from .table import RecordStatus as RecordStatus
     from .workflow import IdempotentWorkflow as IdempotentWorkflow
     from .workflow import execution_logs as execution_logs
 

@@ -34,7 +34,7 @@ from .replay import ReplayHeaders
 from .retry import RetryPolicy
 from .status_map import StatusMap
 from .table import IdempotencyTable
-from .workflow import IdempotentWorkflow, _WorkflowOfProps
+from .workflow import IdempotentWorkflow, ProtocolMetricsOfWorkflow, _WorkflowOfProps
 
 # Why the cdk-nag findings of the API's stage and method are acknowledged (README, Security).
 _FINDINGS_OF_THE_STAGE: Final = {
@@ -56,7 +56,7 @@ _FINDINGS_OF_THE_METHOD: Final = {
 }
 
 
-class IdempotentApi(Construct):
+class IdempotentApi(ProtocolMetricsOfWorkflow, Construct):
     """A REST API whose method runs ``work`` once per ``Idempotency-Key``, synchronously.
 
     ``POST /<path>`` with an ``Idempotency-Key`` header (a bare token or a Structured

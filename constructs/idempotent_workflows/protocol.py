@@ -15,6 +15,7 @@ from constructs import Construct, IValidation
 
 from .errors import IdempotencyError
 from .key import IdempotencyKey
+from .metrics import ProtocolMetrics, checked_namespace
 from .private import record as r
 from .private.catch_all import catch_every_error
 from .private.enclosing_machine import MachineProbe
@@ -41,8 +42,9 @@ from .replay import (
 )
 from .retry import RetryPolicy
 from .runtime.description import descriptor_comment, payload_mismatch_cause
+from .runtime.records import RecordStatus
 from .states import ProtocolState as S
-from .table import IdempotencyTable, RecordStatus
+from .table import IdempotencyTable
 
 #: Default prefix of the protocol's workflow variables (``idemKey``, ``idemRecord``...), so
 #: that they do not clash with the variables of the wrapped work.
@@ -51,6 +53,8 @@ DEFAULT_VARIABLE_PREFIX: Final = "idem"
 _VARIABLE_PREFIX: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _CONDITIONAL_CHECK_FAILED: Final = "DynamoDB.ConditionalCheckFailedException"
 _QUERY_EVALUATION_ERROR: Final = "States.QueryEvaluationError"
+#: The construct id of the protocol's metric filters.
+_METRICS_ID: Final = "Metrics"
 
 
 class _Variables(NamedTuple):
@@ -499,6 +503,7 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
     ) -> tasks.DynamoUpdateItem:
         """A conditional UpdateItem on the record, with exactly the placeholders it uses."""
         values = {
+            ":one": tasks.DynamoAttributeValue.from_number(1),
             ":in_progress": tasks.DynamoAttributeValue.from_string(RecordStatus.IN_PROGRESS.value),
             ":succeeded": tasks.DynamoAttributeValue.from_string(RecordStatus.SUCCEEDED.value),
             ":failed": tasks.DynamoAttributeValue.from_string(RecordStatus.FAILED.value),
@@ -578,6 +583,61 @@ class IdempotencyProtocol(sfn.StateMachineFragment):
         if self.replay_report == ReplayReport.VARIABLE:
             return {self._variables.replayed: replayed}
         return None
+
+    # -- metrics --------------------------------------------------------------------------
+
+    def add_metric_filters(
+        self, logs: sfn.LogOptions, *, namespace: str | None = None
+    ) -> ProtocolMetrics:
+        """Count what this protocol does from its state machine's execution log.
+
+        Adds one CloudWatch Logs metric filter per protocol metric (``PROTOCOL_METRICS``:
+        ``WorkRuns``, ``Duplicates``, ``LockWaits``, ...) that the log level writes, on the
+        log group of ``logs``. ``IdempotentWorkflow`` calls it for its own state machine; call
+        it once for a protocol embedded in a state machine of your own, with that machine's
+        ``logs`` (``execution_logs()`` logs at level ALL, which every metric needs).
+
+        Parameters
+        ----------
+        logs
+            The state machine's logging (its ``logs`` prop): the log group and the level.
+        namespace
+            The metrics' CloudWatch namespace. Default ``IdempotentWorkflows/`` followed by
+            the key namespace (characters CloudWatch refuses replaced by ``_``).
+
+        Returns
+        -------
+        ProtocolMetrics
+            The filters, and the ``metric_...()`` methods of the metrics.
+
+        Raises
+        ------
+        ValueError
+            If ``logs`` has no log group, ``namespace`` is not a CloudWatch namespace, or the
+            filters were added already.
+        """
+        owner = f"{self._owner}.add_metric_filters"
+        if logs.destination is None:
+            raise ValueError(
+                f"{owner}: logs has no destination, got {logs!r}: pass the state machine's "
+                "LogOptions with a log group (execution_logs() makes one)."
+            )
+        if self.node.try_find_child(_METRICS_ID) is not None:
+            raise ValueError(
+                f"{owner}: the metric filters of {self.node.path} exist already; use the "
+                "ProtocolMetrics the first call returned."
+            )
+        return ProtocolMetrics(
+            self,
+            _METRICS_ID,
+            log_group=logs.destination,
+            level=logs.level or sfn.LogLevel.ERROR,
+            namespace=checked_namespace(owner, namespace, self.key_namespace),
+            states={
+                child.node.id: child for child in self.node.children if isinstance(child, sfn.State)
+            },
+            owner=self._owner,
+        )
 
     @property
     def start_state(self) -> sfn.State:

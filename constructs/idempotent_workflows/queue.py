@@ -4,7 +4,8 @@ An EventBridge Pipe reads the queue and starts the workflow once per message. SQ
 deliver at least once: a message whose delivery times out or fails comes back, and the
 workflow sees it again. Keyed on the message id (or a field of the body), the second
 execution is a duplicate and the work runs once. There is no caller to answer: the result is
-in the idempotency record (``executionresult``) and, for Express, in the execution logs.
+in the idempotency record (``executionresult``) and, for Express, in the execution logs when
+they include execution data.
 
 Nothing vanishes when the work fails. An Express workflow is started synchronously
 (``REQUEST_RESPONSE``): a failed execution leaves the message in the queue, SQS delivers it
@@ -39,7 +40,7 @@ from .private.props import EXPRESS_MAX_SECONDS, QueueProps
 from .protocol import IdempotencyProtocol
 from .retry import TRANSIENT_SQS_ERRORS, RetryPolicy
 from .table import IdempotencyTable
-from .workflow import IdempotentWorkflow, _WorkflowOfProps
+from .workflow import IdempotentWorkflow, ProtocolMetricsOfWorkflow, _WorkflowOfProps
 
 #: What the pipe passes on of each SQS message: its id and its body (parsed when it is JSON).
 #: Pipes hands a Step Functions target a JSON array of the batch (here, one message).
@@ -134,7 +135,7 @@ def queue_with_dead_letters(
     return queue, dead_letters
 
 
-class IdempotentQueue(Construct):
+class IdempotentQueue(ProtocolMetricsOfWorkflow, Construct):
     """An SQS queue whose messages each start ``work`` in an ``IdempotentWorkflow``, once.
 
     Each message starts one execution with ``[{"messageId": ..., "body": ...}]`` as input

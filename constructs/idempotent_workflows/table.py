@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .private.checks import check_bool, check_instance, check_interface, check_removal_policy
-from .private.record import KEY_ATTRIBUTE, TTL_ATTRIBUTE
+from .runtime.records import KEY_ATTRIBUTE, TTL_ATTRIBUTE
 
 _OWNER = "IdempotencyTable"
-
-
-class RecordStatus(StrEnum):
-    """Value of the ``executionstatus`` attribute of an idempotency record."""
-
-    #: An execution holds the key and runs the work, until ``leaseexpiry``.
-    IN_PROGRESS = "IN_PROGRESS"
-    #: The work succeeded; ``executionresult`` holds its output, which duplicates return.
-    SUCCEEDED = "SUCCEEDED"
-    #: The work failed; ``executionresult`` holds the error. The next execution runs it again.
-    FAILED = "FAILED"
-    #: The work succeeded, but its output was too large to be replayed, so it was not stored:
-    #: ``executionresult`` holds the ``Idempotency.ResultTooLarge`` error, which every execution
-    #: with the key ends with, without running the work, until the record expires.
-    RESULT_TOO_LARGE = "RESULT_TOO_LARGE"
 
 
 class IdempotencyTable(Construct):

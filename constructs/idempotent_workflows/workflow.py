@@ -10,10 +10,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .key import IdempotencyKey
+from .metrics import ProtocolMetricMethods, ProtocolMetrics
+from .monitoring import WorkflowMonitoring
 from .private.checks import check_instance, check_removal_policy
 from .private.props import WorkflowProps
 from .protocol import IdempotencyProtocol, _ProtocolOfProps
@@ -28,12 +31,15 @@ def execution_logs(
     *,
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
 ) -> sfn.LogOptions:
-    """Logging of a state machine at level ALL to a new log group ``Logs`` (one month).
+    """Logging of a state machine at level ALL, without execution data, to a new log group.
 
     What ``IdempotentWorkflow`` configures by default, for a state machine of your own (one
-    that embeds ``IdempotencyProtocol``, for example). Express executions keep no history
-    outside these logs, so their inputs and outputs are logged; a Standard execution's
-    history already holds them, so they are not.
+    that embeds ``IdempotencyProtocol``, for example): the log group ``Logs`` (one month).
+    Level ALL writes every state entered, which the protocol's metrics count
+    (``IdempotencyProtocol.add_metric_filters``). Inputs and outputs are left out for both
+    types: they add no metric and cost about 12 log bytes per byte of payload (README,
+    "Operating it"); Express executions keep no other history, so pass
+    ``sfn.LogOptions(..., include_execution_data=True)`` to see their data.
 
     Parameters
     ----------
@@ -60,11 +66,11 @@ def execution_logs(
     return sfn.LogOptions(
         destination=log_group,
         level=sfn.LogLevel.ALL,
-        include_execution_data=workflow_type == sfn.StateMachineType.EXPRESS,
+        include_execution_data=False,
     )
 
 
-class IdempotentWorkflow(Construct):
+class IdempotentWorkflow(ProtocolMetricMethods, Construct):
     """A Step Functions state machine that runs ``work`` at most once per idempotency key.
 
     A duplicate execution returns the stored result of the first one, waits while the first is
@@ -91,8 +97,10 @@ class IdempotentWorkflow(Construct):
         ``StateMachineType.STANDARD`` (default; exactly-once starts by name, long runs) or
         ``StateMachineType.EXPRESS`` (cheaper per run for short work, at most 5 minutes).
     logs
-        Execution logging. Default: a new log group (one month retention) at level ALL, with
-        execution data for Express (its only execution history) and without for Standard.
+        Execution logging. Default ``execution_logs()``: a new log group (one month
+        retention) at level ALL, without execution data. The protocol's metrics are counted
+        from this log (``metric_duplicates()``, ...): the metrics ``WorkRuns``,
+        ``Duplicates`` and ``LockWaits`` need level ALL, the machinery errors ERROR.
     tracing_enabled
         X-Ray tracing. Default ``True``.
     state_machine_name
@@ -108,6 +116,8 @@ class IdempotentWorkflow(Construct):
         The idempotency table, given or created.
     protocol : IdempotencyProtocol
         The fragment around the work.
+    metrics : ProtocolMetrics or None
+        The protocol's metric filters on the execution log; ``None`` when nothing is logged.
     """
 
     def __init__(
@@ -170,7 +180,9 @@ class IdempotentWorkflow(Construct):
         )
         self.protocol: IdempotencyProtocol = _ProtocolOfProps(self, "Protocol", props, self.table)
         definition = self.protocol if around is None else around(self, self.protocol)
-        log_options = props.logs
+        log_options = props.logs or execution_logs(
+            self, props.workflow_type, removal_policy=props.removal_policy
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -178,19 +190,19 @@ class IdempotentWorkflow(Construct):
             query_language=sfn.QueryLanguage.JSONATA,
             state_machine_type=props.workflow_type,
             state_machine_name=props.state_machine_name,
-            logs=log_options
-            or execution_logs(self, props.workflow_type, removal_policy=props.removal_policy),
+            logs=log_options,
             tracing_enabled=props.tracing_enabled,
         )
-        if (
-            props.express
-            and log_options is not None
-            and (log_options.level != sfn.LogLevel.ALL or not log_options.include_execution_data)
-        ):
+        self.metrics: ProtocolMetrics | None = None
+        if log_options.destination is not None:
+            self.metrics = self.protocol.add_metric_filters(log_options)
+        if (log_options.level or sfn.LogLevel.ERROR) != sfn.LogLevel.ALL:
             Annotations.of(self).add_warning_v2(
-                "idempotent-workflows:ExpressLogging",
+                "idempotent-workflows:LogLevel",
+                "Only LogLevel.ALL logs the states entered that count first runs, duplicates "
+                "and polls (metric_work_runs(), metric_duplicates(), metric_lock_waits()), and "
                 "Express executions keep no history outside CloudWatch Logs: log at "
-                "LogLevel.ALL with include_execution_data=True to see what each one did.",
+                "LogLevel.ALL (execution_logs() does).",
             )
 
     def grant_start_execution(self, identity: iam.IGrantable) -> iam.Grant:
@@ -210,6 +222,58 @@ class IdempotentWorkflow(Construct):
         """Any ``AWS/States`` metric of this state machine, for example ``"ExecutionsAborted"``."""
         return self.state_machine.metric(metric_name, **props)
 
+    def add_monitoring(
+        self,
+        *,
+        topic: sns.ITopic | None = None,
+        dashboard: cloudwatch.Dashboard | None = None,
+        duplicate_rate_percent: float = 1.0,
+        failed_executions: int = 0,
+    ) -> WorkflowMonitoring:
+        """Alarms (sent to ``topic``) and a dashboard for this workflow.
+
+        Five alarms: the duplicate rate above ``duplicate_rate_percent`` (3 periods of 5
+        minutes in a row), any ``LockLost``, any ``ResultNotStored``, any
+        ``LockWaitTimeouts``, more than ``failed_executions`` failed executions; a dashboard
+        with them, the executions, the protocol's metrics and the table's throttles.
+        ``WorkflowMonitoring`` documents the parameters; README "Operating it" has a runbook
+        per alarm.
+
+        Raises
+        ------
+        ValueError
+            If the workflow does not log at level ALL, or a value is out of range.
+        """
+        return WorkflowMonitoring(
+            self,
+            "Monitoring",
+            workflow=self,
+            topic=topic,
+            dashboard=dashboard,
+            duplicate_rate_percent=duplicate_rate_percent,
+            failed_executions=failed_executions,
+        )
+
+    def protocol_metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
+        """A metric of the protocol, counted from the execution log (``PROTOCOL_METRICS``).
+
+        Sum over 5 minutes unless ``props`` say otherwise; ``metric_duplicates()`` and the
+        other ``metric_...()`` methods name each one.
+
+        Raises
+        ------
+        ValueError
+            If the workflow's logging cannot count it (no log group, or a level that does not
+            write its events).
+        """
+        if self.metrics is None:
+            raise ValueError(
+                f"{type(self).__name__} {self.node.path}: {metric_name} is counted from the "
+                "execution log, and this workflow logs nothing: pass logs=execution_logs(...) "
+                "or leave logs to its default."
+            )
+        return self.metrics.protocol_metric(metric_name, **props)
+
     def metric_started(self, **props: Any) -> cloudwatch.Metric:
         """Executions started (sum over 5 minutes unless ``props`` say otherwise)."""
         return self.state_machine.metric_started(**props)
@@ -225,6 +289,27 @@ class IdempotentWorkflow(Construct):
     def metric_time(self, **props: Any) -> cloudwatch.Metric:
         """Execution duration."""
         return self.state_machine.metric_time(**props)
+
+
+class ProtocolMetricsOfWorkflow(ProtocolMetricMethods):
+    """The ``metric_...()`` and ``add_monitoring`` methods of a construct around a workflow.
+
+    ``IdempotentApi`` and ``IdempotentQueue`` answer them with their ``workflow``'s.
+    """
+
+    workflow: IdempotentWorkflow
+
+    def protocol_metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
+        """A metric of the workflow's protocol (``IdempotentWorkflow.protocol_metric``)."""
+        return self.workflow.protocol_metric(metric_name, **props)
+
+    def add_monitoring(self, **props: Any) -> WorkflowMonitoring:
+        """Alarms and a dashboard for the workflow (``IdempotentWorkflow.add_monitoring``).
+
+        Takes the same keyword arguments: ``topic``, ``dashboard``,
+        ``duplicate_rate_percent``, ``failed_executions``.
+        """
+        return self.workflow.add_monitoring(**props)
 
 
 class _WorkflowOfProps(IdempotentWorkflow):

@@ -1,8 +1,9 @@
-"""The idempotency record in DynamoDB: attribute names and the protocol's DynamoDB expressions.
+"""The idempotency record in DynamoDB: the protocol's DynamoDB expressions.
 
 Everything the state machine writes to or reads from the table is named here once, so the
-conditions read as the protocol in docs/protocol.md. The statuses are the public
-``RecordStatus`` (``table.py``).
+conditions read as the protocol in docs/protocol.md. The attribute names and the statuses
+(the public ``RecordStatus``) are the runtime's (``runtime/records.py``), which the operator's
+view of a key shares.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-KEY_ATTRIBUTE: Final = "id"
-STATUS_ATTRIBUTE: Final = "executionstatus"
-RESULT_ATTRIBUTE: Final = "executionresult"
-EXECUTION_ATTRIBUTE: Final = "execution"
-LEASE_ATTRIBUTE: Final = "leaseexpiry"
-TTL_ATTRIBUTE: Final = "ttl"
-#: SHA-256 of the validated input fields (opt-in payload validation).
-PAYLOAD_ATTRIBUTE: Final = "payloadhash"
+# The attributes are the runtime's (re-exported: the expressions below and protocol.py use them).
+from ..runtime.records import ATTEMPTS_ATTRIBUTE as ATTEMPTS_ATTRIBUTE
+from ..runtime.records import EXECUTION_ATTRIBUTE as EXECUTION_ATTRIBUTE
+from ..runtime.records import KEY_ATTRIBUTE as KEY_ATTRIBUTE
+from ..runtime.records import LEASE_ATTRIBUTE as LEASE_ATTRIBUTE
+from ..runtime.records import PAYLOAD_ATTRIBUTE as PAYLOAD_ATTRIBUTE
+from ..runtime.records import RESULT_ATTRIBUTE as RESULT_ATTRIBUTE
+from ..runtime.records import STATUS_ATTRIBUTE as STATUS_ATTRIBUTE
+from ..runtime.records import TTL_ATTRIBUTE as TTL_ATTRIBUTE
+
 #: Field of the protocol's output that carries the result's JSON text exactly as the record
 #: stores it, when the protocol answers with the text (``ProtocolProps.OUTPUT_JSON_TEXT``).
 RESULT_JSON_FIELD: Final = "resultJson"
@@ -33,6 +36,7 @@ ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     "#lease": LEASE_ATTRIBUTE,
     "#ttl": TTL_ATTRIBUTE,
     "#payload": PAYLOAD_ATTRIBUTE,
+    "#attempts": ATTEMPTS_ATTRIBUTE,
 }
 
 # The lock may be taken when any of these holds (one conditional write, no read first).
@@ -51,9 +55,11 @@ OWNS_LOCK: Final = "#status = :in_progress AND #execution = :execution"
 _ACQUIRE_SET: Final = (
     "#status = :in_progress, #execution = :execution, #lease = :lease, #ttl = :ttl"
 )
-ACQUIRE_UPDATE: Final = f"SET {_ACQUIRE_SET} REMOVE #result"
+# Each acquire also counts itself (``attempts``): what an operator reads of a stuck key.
+_ACQUIRE_REST: Final = "REMOVE #result ADD #attempts :one"
+ACQUIRE_UPDATE: Final = f"SET {_ACQUIRE_SET} {_ACQUIRE_REST}"
 #: The acquire write of a workflow that validates payloads: it also stores the fingerprint.
-ACQUIRE_UPDATE_WITH_PAYLOAD: Final = f"SET {_ACQUIRE_SET}, #payload = :payload REMOVE #result"
+ACQUIRE_UPDATE_WITH_PAYLOAD: Final = f"SET {_ACQUIRE_SET}, #payload = :payload {_ACQUIRE_REST}"
 SUCCEED_UPDATE: Final = "SET #status = :succeeded, #result = :result, #ttl = :ttl REMOVE #lease"
 #: The failure write: ``:failure_status`` is ``FAILED`` (the next execution runs the work again)
 #: or ``RESULT_TOO_LARGE`` (terminal until the record expires).

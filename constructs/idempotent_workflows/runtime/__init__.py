@@ -1,4 +1,4 @@
-"""Idempotency keys outside the state machine, for code running in AWS.
+"""Idempotency keys and records outside the state machine, for code running in AWS.
 
 A Lambda function, a service or an operator's shell computes here what a deployed idempotent
 workflow computes in JSONata: the record id of an input (``<namespace>#<sha256>``) and the
@@ -9,6 +9,10 @@ table and settings from its deployed definition, so nothing is configured twice.
 ``WorkflowClient`` starts a workflow so that a duplicate is answered from the first
 execution without entering a state (Standard: by execution name), or through the workflow's
 lock protocol (Express).
+
+``IdempotencyRecords`` is the operator's view of a key: its record (status, holder, lease,
+attempts, result size, expiry), and a stuck lock released by a conditional write; the
+``idempotent-workflows`` console script (``runtime/cli.py``) runs it from a shell.
 
 This package imports the standard library only, ``jmespath`` (a dependency of botocore) in
 the JMESPath key mode, and boto3 for a client you did not pass: never aws-cdk-lib, so it
@@ -40,13 +44,23 @@ from .key_rules import FieldSelection as FieldSelection
 from .key_rules import InputJmespath as InputJmespath
 from .key_rules import KeyRule as KeyRule
 from .key_rules import WholeInput as WholeInput
+from .operator import IdempotencyRecords as IdempotencyRecords
+from .operator import KeyRecord as KeyRecord
+from .operator import NotStuck as NotStuck
+from .operator import RecordChanged as RecordChanged
+from .records import RecordStatus as RecordStatus
 
 __all__ = [
     "FieldSelection",
+    "IdempotencyRecords",
     "InputJmespath",
     "InvalidKeyError",
+    "KeyRecord",
     "KeyRule",
+    "NotStuck",
     "PayloadMismatchError",
+    "RecordChanged",
+    "RecordStatus",
     "WholeInput",
     "WorkflowClient",
     "WorkflowDescription",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..apigateway.server import ApiServer, RestApiDefinition, start_sync_integration
+from ..logs.metric_filters import metric_counts, state_machine_logging
+from ..logs.metric_filters import metric_filters as template_metric_filters
 from ..run.pipes import PipeDefinition
 from .functions import LocalFunction
 from .naming import ACCOUNT
@@ -179,3 +182,45 @@ class DeployedStack:
     def executions(self, prefix: str = "") -> list[Execution]:
         """Executions of the stack's state machine, oldest first; see ``LocalEngine.executions``."""
         return self._engine.executions(self.state_machine(prefix))
+
+    def metric_counts(
+        self,
+        executions: Iterable[Execution],
+        *,
+        level: str | None = None,
+        include_execution_data: bool | None = None,
+    ) -> dict[str, Counter[str]]:
+        """What the stack's metric filters count in the executions' logs, as CloudWatch would.
+
+        Each execution's log events are derived from its history, as its state machine's
+        ``LoggingConfiguration`` writes them; each metric filter of the template counts the
+        events of the log group it reads (``testing.logs`` evaluates the JSON patterns).
+
+        Parameters
+        ----------
+        executions
+            Executions of the stack's state machines.
+        level, include_execution_data
+            Log as if the state machines were configured so. Default: as the template says.
+
+        Returns
+        -------
+        dict
+            Each filter's count, by metric namespace and metric name (0 where none matched).
+        """
+        logging = state_machine_logging(self.template)
+        by_arn = {arn: logging.get(logical_id) for logical_id, arn in self.state_machines.items()}
+        logs = []
+        for execution in executions:
+            configured = by_arn.get(execution.state_machine_arn)
+            if configured is None:
+                raise LookupError(
+                    f"Execution {execution.arn} did not run a state machine of {self.name} that "
+                    "logs: count the executions of this stack's logging state machines."
+                )
+            if level is not None:
+                configured = replace(configured, level=level)
+            if include_execution_data is not None:
+                configured = replace(configured, include_execution_data=include_execution_data)
+            logs.append((configured, execution.arn, execution.history))
+        return metric_counts(template_metric_filters(self.template), logs)

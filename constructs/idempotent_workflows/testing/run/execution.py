@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from ..logs.execution_logs import log_messages
+
 #: How often ``PolledEndpoint`` asks whether an execution still runs (seconds).
 _POLL_SECONDS: Final = 0.02
 
@@ -154,6 +156,27 @@ class Execution:
                 kwargs["nextToken"] = page["nextToken"]
             self._history = events
         return self._history
+
+    @property
+    def state_machine_arn(self) -> str:
+        """The ARN of the state machine it ran (waits for the end)."""
+        arn: str = self._ended()["stateMachineArn"]
+        return arn
+
+    def log_events(self, *, level: str = "ALL", include_execution_data: bool = False) -> list[str]:
+        """The messages Step Functions would log for it, at ``level`` (ALL, ERROR, FATAL, OFF).
+
+        One JSON message per history event the level logs, as CloudWatch Logs receives them
+        (``testing.logs.execution_logs`` describes the shape).
+        """
+        return list(
+            log_messages(
+                self.arn,
+                self.history,
+                level=level,
+                include_execution_data=include_execution_data,
+            )
+        )
 
     @property
     def states_entered(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""CloudWatch Logs offline: the events Step Functions logs, and the filters that count them."""
