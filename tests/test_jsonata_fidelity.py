@@ -178,8 +178,8 @@ def exercise_payments(engine, deployed) -> None:
 
 def exercise_orders(engine, deployed) -> None:
     """An order shipped, repeated, changed, declined, invalid, sold out, rejected, unanswered,
-    without a key, run again after a failure (answered, or refused), and held (the order, the
-    charge)."""
+    without a key, run again after a failure (answered, or refused), a charge too large to
+    replay, and held (the order, the charge)."""
     order = {
         "OrderId": "o1",
         "Currency": "EUR",
@@ -210,6 +210,31 @@ def exercise_orders(engine, deployed) -> None:
         other = [{"Sku": "é", "Quantity": 3, "Price": 9.99}]
         retried = deployed.run({**order, "OrderId": "o6", "Items": other})
         assert retried.error == "Idempotency.PayloadMismatch"
+        # A charge too large to replay fails the order (whose record keeps that terminal
+        # error too). Once the order's record is gone (expired), the order runs again and the
+        # charge's protocol answers with its stored failure.
+        (machine,) = deployed.state_machines
+        engine.load_mock_config(
+            {
+                "StateMachines": {machine: {"TestCases": {"Big": {"Charge": "Big"}}}},
+                "MockedResponses": {"Big": {"0": {"Return": {"Payload": '"' * 70_000}}}},
+            }
+        )
+        big = {**order, "OrderId": "o8"}
+        too_large = deployed.run(big, test_case="Big")
+        assert too_large.error == "Idempotency.ResultTooLarge"
+        engine.load_mock_config(None)
+        (order_record,) = [
+            item["id"]
+            for item in deployed.items("Payments")
+            if item["execution"] == too_large.arn and item["id"].startswith("Order#")
+        ]
+        engine.dynamodb.delete_item(
+            TableName=deployed.table("Payments"), Key={"id": {"S": order_record}}
+        )
+        again = deployed.run(big)
+        assert again.error == "Idempotency.ResultTooLarge"
+        assert "PaymentResultTooLarge" in again.states_entered
         # A charge held by another execution (o7's, the last failed above): the charge's
         # protocol waits, then gives up.
         hold_lock(engine, deployed, failed, "arn:alive", table="Payments", namespace="Payment#")
