@@ -333,15 +333,17 @@ def demo_counts(request, example_stacks):
     """The demo's executions on every path, and the counts of its metric filters."""
     from idempotent_workflows.testing import LocalEngine
 
+    stack = example_stacks[f"IdempotentWorkflow{request.param}"]
+    (protocol,) = [c for c in stack.node.find_all() if isinstance(c, IdempotencyProtocol)]
     with LocalEngine() as engine:
-        deployed = engine.deploy(example_stacks[f"IdempotentWorkflow{request.param}"])
+        deployed = engine.deploy(stack)
         runs = run_every_path(engine, deployed)
         (namespace,) = deployed.metric_counts(runs)
         yield {
             "runs": runs,
             "invocations": deployed.function("RandomFailure").invocations,
             "attempts": sum(item["attempts"] for item in deployed.items()),
-            "max_polls": 90 if request.param == "Standard" else 16,
+            "max_polls": protocol.max_polls,
             "counted": {
                 level: deployed.metric_counts(runs, level=level)[namespace]
                 for level in ("ALL", "ERROR", "FATAL", "OFF")
