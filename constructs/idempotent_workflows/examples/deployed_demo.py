@@ -70,13 +70,30 @@ def _concurrent(deployed: _Deployed, execution_input: Any) -> list[Execution]:
         return list(pool.map(lambda _: deployed.run(execution_input), range(CONCURRENT)))
 
 
+def _result(output: Any) -> tuple[Any, bool | None]:
+    """An output without its replay flag, and the flag (``None`` when it has none).
+
+    The API's workflow answers ``{"replayed": ..., "resultJson": ...}``: one execution ran the
+    work (``false``), the others replayed it (``true``), and the results must be one.
+    MiniStack wraps the output in a one-element array (see the note printed above).
+    """
+    value = output[0] if isinstance(output, list) and len(output) == 1 else output
+    if isinstance(value, dict) and isinstance(value.get("replayed"), bool):
+        return {k: v for k, v in value.items() if k != "replayed"}, value["replayed"]
+    return output, None
+
+
 def _summary(executions: list[Execution]) -> str:
-    outputs = {json.dumps(e.output, sort_keys=True) for e in executions}
+    results = [_result(e.output) for e in executions]
+    outputs = {json.dumps(result, sort_keys=True) for result, _ in results}
     statuses = sorted({e.status for e in executions})
     text = (
         f"{len(executions)} concurrent duplicates: status {'/'.join(statuses)},"
         f" distinct outputs {len(outputs)}"
     )
+    flags = [flag for _, flag in results if flag is not None]
+    if flags:
+        text += f" (the replay flag aside), replayed {sum(flags)} of {len(flags)}"
     if executions[0].states_entered:
         ran = sum(S.RUN_WORK in e.states_entered for e in executions)
         polls = sum(e.states_entered.count(S.WAIT_FOR_LOCK) for e in executions)
