@@ -41,6 +41,17 @@ WORKFLOW_STACKS = [
 EXAMPLE_STACKS = [*WORKFLOW_STACKS, "OrderFlow"]
 
 
+def jsonata_machine(stack: Stack, id: str, start: sfn.IChainable, **props: Any) -> sfn.StateMachine:
+    """A JSONata state machine of ``start`` in ``stack``; ``props`` go to ``StateMachine``."""
+    return sfn.StateMachine(
+        stack,
+        id,
+        definition_body=sfn.DefinitionBody.from_chainable(start),
+        query_language=sfn.QueryLanguage.JSONATA,
+        **props,
+    )
+
+
 def new_app() -> App:
     """An App with the same context (feature flags included) as `cdk synth`."""
     return App(context=CONTEXT)

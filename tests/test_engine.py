@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from conftest import new_app
+from conftest import jsonata_machine, new_app
 
 from idempotent_workflows import handler_function
 from idempotent_workflows.testing import LocalEngine
@@ -51,12 +51,7 @@ def waiting_stack(name: str) -> Stack:
     """A state machine that waits 100 seconds."""
     stack = Stack(new_app(), name)
     wait = sfn.Wait.jsonata(stack, "Wait", time=sfn.WaitTime.duration(Duration.seconds(100)))
-    sfn.StateMachine(
-        stack,
-        "Machine",
-        definition_body=sfn.DefinitionBody.from_chainable(wait),
-        query_language=sfn.QueryLanguage.JSONATA,
-    )
+    jsonata_machine(stack, "Machine", wait)
     return stack
 
 

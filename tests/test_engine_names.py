@@ -15,7 +15,7 @@ import pytest
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from botocore.exceptions import ClientError
-from conftest import new_app
+from conftest import jsonata_machine, new_app
 
 from idempotent_workflows.testing.deploy.naming import ACCOUNT
 from idempotent_workflows.testing.moto_compat import step_functions_backend
@@ -26,13 +26,7 @@ def named_stack(name: str, workflow_type: sfn.StateMachineType) -> Stack:
     stack = Stack(new_app(), name)
     wait = sfn.Wait.jsonata(stack, "Wait", time=sfn.WaitTime.duration(Duration.seconds(100)))
     name_it = sfn.Pass.jsonata(stack, "Name", outputs="{% $states.context.Execution.Name %}")
-    sfn.StateMachine(
-        stack,
-        "Machine",
-        definition_body=sfn.DefinitionBody.from_chainable(wait.next(name_it)),
-        query_language=sfn.QueryLanguage.JSONATA,
-        state_machine_type=workflow_type,
-    )
+    jsonata_machine(stack, "Machine", wait.next(name_it), state_machine_type=workflow_type)
     return stack
 
 

@@ -14,7 +14,7 @@ import pytest
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from conftest import new_app
+from conftest import jsonata_machine, new_app
 
 from idempotent_workflows import handler_function
 from idempotent_workflows.testing import LocalEngine
@@ -38,16 +38,6 @@ CHILD_ERROR = "Child.Broke"
 CHILD_CAUSE = "the child could not go on"
 STANDARD = sfn.StateMachineType.STANDARD
 EXPRESS = sfn.StateMachineType.EXPRESS
-
-
-def jsonata_machine(stack: Stack, id: str, start: sfn.IChainable, **props: Any) -> sfn.StateMachine:
-    return sfn.StateMachine(
-        stack,
-        id,
-        definition_body=sfn.DefinitionBody.from_chainable(start),
-        query_language=sfn.QueryLanguage.JSONATA,
-        **props,
-    )
 
 
 def child_machine(

@@ -14,7 +14,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
-from conftest import new_app
+from conftest import jsonata_machine, new_app
 
 from idempotent_workflows.testing.logs.filter_patterns import FilterPattern, FilterPatternError
 
@@ -126,12 +126,7 @@ def failing_machine():
     stack = Stack(new_app(), "Recorded")
     failure = sfn.Fail.jsonata(stack, "FailState", error="SomeFailure", cause="This state failed")
     chain = sfn.Pass.jsonata(stack, "State_1", outputs={"x": 1}).next(failure)
-    sfn.StateMachine(
-        stack,
-        "Machine",
-        definition_body=sfn.DefinitionBody.from_chainable(chain),
-        query_language=sfn.QueryLanguage.JSONATA,
-    )
+    jsonata_machine(stack, "Machine", chain)
     return stack
 
 

@@ -19,7 +19,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Annotations, Match, Template
-from conftest import new_app, set_record, template_json
+from conftest import jsonata_machine, new_app, set_record, template_json
 
 from idempotent_workflows import (
     IdempotencyKey,
@@ -97,13 +97,7 @@ def embedded_stack() -> Stack:
     ship.add_metric_filters(logging)
     charge.prefix_states()
     ship.prefix_states()
-    sfn.StateMachine(
-        stack,
-        "Machine",
-        definition_body=sfn.DefinitionBody.from_chainable(charge.next(ship)),
-        query_language=sfn.QueryLanguage.JSONATA,
-        logs=logging,
-    )
+    jsonata_machine(stack, "Machine", charge.next(ship), logs=logging)
     return stack
 
 

@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
-from conftest import echo_api_stack, new_app, set_record
+from conftest import echo_api_stack, jsonata_machine, new_app, set_record
 
 from idempotent_workflows import (
     IdempotencyKey,
@@ -383,13 +383,7 @@ def test_an_embedded_protocol_assigns_whether_it_replayed(local_engine, workflow
         "Afterwards",
         outputs={"result": "{% $states.input %}", "replayed": "{% $idemReplayed %}"},
     )
-    sfn.StateMachine(
-        stack,
-        "Machine",
-        definition_body=sfn.DefinitionBody.from_chainable(protocol.next(afterwards)),
-        query_language=sfn.QueryLanguage.JSONATA,
-        state_machine_type=workflow_type,
-    )
+    jsonata_machine(stack, "Machine", protocol.next(afterwards), state_machine_type=workflow_type)
     deployed = local_engine.deploy(stack)
     first, duplicate = deployed.run({"id": "k"}), deployed.run({"id": "k"})
     assert first.output == {"result": {"charged": True}, "replayed": False}
